@@ -1,0 +1,359 @@
+package flowkey
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// LinkType is a pcap link-layer header type (LINKTYPE_* in the tcpdump
+// registry).
+type LinkType uint16
+
+// The link types the Decoder understands.
+const (
+	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family in host byte order
+	LinkEthernet  LinkType = 1   // IEEE 802.3 Ethernet
+	LinkRawOld    LinkType = 12  // raw IP on some BSDs (DLT_RAW)
+	LinkRawOld2   LinkType = 14  // raw IP on OpenBSD
+	LinkRaw       LinkType = 101 // raw IPv4 or IPv6, no link header
+	LinkLoop      LinkType = 108 // OpenBSD loopback: family in network byte order
+	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2 (tcpdump -i any)
+)
+
+// Supported reports whether the Decoder can decode frames of link type t.
+func (t LinkType) Supported() bool {
+	switch t {
+	case LinkNull, LinkEthernet, LinkRawOld, LinkRawOld2, LinkRaw, LinkLoop,
+		LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkLinuxSLL2:
+		return true
+	}
+	return false
+}
+
+// IP protocol numbers the Decoder looks into.
+const (
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// TCP flag bits as they appear in byte 13 of the TCP header.
+const (
+	FlagFIN uint8 = 0x01
+	FlagSYN uint8 = 0x02
+	FlagRST uint8 = 0x04
+	FlagPSH uint8 = 0x08
+	FlagACK uint8 = 0x10
+	FlagURG uint8 = 0x20
+	FlagECE uint8 = 0x40
+	FlagCWR uint8 = 0x80
+)
+
+// Reasons a frame yields no flow. Decode returns one of these; callers
+// count them and move on, since malformed traffic is data, not a failure.
+var (
+	// ErrUnsupportedLinkType: the frame's link type is not one Decode knows.
+	ErrUnsupportedLinkType = errors.New("unsupported link type")
+	// ErrNotIP: the frame carries no IPv4 or IPv6 (ARP, LLDP, ...).
+	ErrNotIP = errors.New("not an IP packet")
+	// ErrTruncated: a header is cut short by the capture length.
+	ErrTruncated = errors.New("truncated header")
+	// ErrMalformed: a header field is impossible (bad version, bad length).
+	ErrMalformed = errors.New("malformed header")
+	// ErrFragment: an IP fragment; fields past the IP header are unknown
+	// until the datagram is reassembled.
+	ErrFragment = errors.New("IP fragment")
+)
+
+// Decoded holds the header fields of one packet that flow tracking needs.
+// A Decoder overwrites every field on each call.
+type Decoded struct {
+	// SrcMAC and DstMAC are the Ethernet addresses; zero when the link
+	// layer has none (raw IP, loopback, cooked captures' destination).
+	SrcMAC, DstMAC [6]byte
+	// VLAN is the outermost 802.1Q/802.1ad VLAN ID, 0 when untagged.
+	VLAN uint16
+
+	// IPVersion is 4 or 6.
+	IPVersion uint8
+	// Src and Dst are the IP addresses (IPv4 in IPv4-mapped form).
+	Src, Dst Addr
+	// IPLength is the IP length of the packet as its header states it:
+	// IPv4 total length, IPv6 payload length + 40. It is the on-wire size
+	// even when the capture was cut by the snap length.
+	IPLength int
+
+	// Proto is the transport protocol number.
+	Proto uint8
+	// SrcPort and DstPort are the transport ports; for ICMP and ICMPv6
+	// they hold the message type and code.
+	SrcPort, DstPort uint16
+
+	// TCP fields, valid when Proto is ProtoTCP.
+	Flags  uint8
+	Seq    uint32
+	Ack    uint32
+	Window uint16
+
+	// PayloadLen is the transport payload length on the wire, from the IP
+	// and UDP length fields.
+	PayloadLen int
+	// Payload is the captured part of the transport payload. It points into
+	// the frame given to Decode and may be shorter than PayloadLen.
+	Payload []byte
+}
+
+// Decoder decodes link, network and transport headers. The zero Decoder is
+// ready to use; it holds no state between calls, and is not safe for
+// concurrent use only because future options may be set on it.
+type Decoder struct{}
+
+// Decode fills d from one frame of link type lt. It returns nil when d
+// describes an IP packet whose transport fields are known, or one of the
+// sentinel errors above. On ErrFragment the IP fields of d are valid.
+//
+// Decode allocates nothing. It is hand-written rather than built on
+// gopacket's DecodingLayerParser: on Ethernet/IPv4/TCP frames it measured
+// about 4x faster (see BenchmarkDecode in this package).
+func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
+	*d = Decoded{}
+	var etype uint16
+	b := frame
+	switch lt {
+	case LinkEthernet:
+		if len(b) < 14 {
+			return ErrTruncated
+		}
+		copy(d.DstMAC[:], b[0:6])
+		copy(d.SrcMAC[:], b[6:12])
+		etype = binary.BigEndian.Uint16(b[12:14])
+		b = b[14:]
+		var err error
+		if etype, b, err = d.skipVLANs(etype, b); err != nil {
+			return err
+		}
+	case LinkLinuxSLL:
+		if len(b) < 16 {
+			return ErrTruncated
+		}
+		if binary.BigEndian.Uint16(b[2:4]) == 1 && binary.BigEndian.Uint16(b[4:6]) == 6 { // ARPHRD_ETHER, 6-byte address
+			copy(d.SrcMAC[:], b[6:12])
+		}
+		etype = binary.BigEndian.Uint16(b[14:16])
+		b = b[16:]
+	case LinkLinuxSLL2:
+		if len(b) < 20 {
+			return ErrTruncated
+		}
+		etype = binary.BigEndian.Uint16(b[0:2])
+		if binary.BigEndian.Uint16(b[8:10]) == 1 && b[11] == 6 {
+			copy(d.SrcMAC[:], b[12:18])
+		}
+		b = b[20:]
+	case LinkNull, LinkLoop:
+		if len(b) < 4 {
+			return ErrTruncated
+		}
+		fam := binary.LittleEndian.Uint32(b[0:4])
+		if lt == LinkLoop || fam > 0xffff {
+			fam = binary.BigEndian.Uint32(b[0:4])
+		}
+		b = b[4:]
+		switch fam {
+		case 2:
+			etype = 0x0800
+		case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+			etype = 0x86dd
+		default:
+			return ErrNotIP
+		}
+	case LinkRaw, LinkRawOld, LinkRawOld2, LinkIPv4, LinkIPv6:
+		if len(b) < 1 {
+			return ErrTruncated
+		}
+		switch b[0] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		default:
+			return ErrNotIP
+		}
+	default:
+		return ErrUnsupportedLinkType
+	}
+	switch etype {
+	case 0x0800:
+		return d.decodeIPv4(b)
+	case 0x86dd:
+		return d.decodeIPv6(b)
+	}
+	return ErrNotIP
+}
+
+// skipVLANs steps over any depth of 802.1Q, 802.1ad and legacy QinQ tags,
+// recording the outermost VLAN ID.
+func (d *Decoded) skipVLANs(etype uint16, b []byte) (uint16, []byte, error) {
+	for etype == 0x8100 || etype == 0x88a8 || etype == 0x9100 {
+		if len(b) < 4 {
+			return 0, nil, ErrTruncated
+		}
+		if d.VLAN == 0 {
+			d.VLAN = binary.BigEndian.Uint16(b[0:2]) & 0x0fff
+		}
+		etype = binary.BigEndian.Uint16(b[2:4])
+		b = b[4:]
+	}
+	return etype, b, nil
+}
+
+func (d *Decoded) decodeIPv4(b []byte) error {
+	if len(b) < 20 {
+		return ErrTruncated
+	}
+	if b[0]>>4 != 4 {
+		return ErrMalformed
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < 20 {
+		return ErrMalformed
+	}
+	if len(b) < ihl {
+		return ErrTruncated
+	}
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if total == 0 {
+		// Segmentation offload leaves the field zero; the captured size is
+		// the best estimate.
+		total = len(b)
+	}
+	if total < ihl {
+		return ErrMalformed
+	}
+	d.IPVersion = 4
+	d.IPLength = total
+	d.Src = AddrFrom4([4]byte(b[12:16]))
+	d.Dst = AddrFrom4([4]byte(b[16:20]))
+	d.Proto = b[9]
+	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
+		return ErrFragment
+	}
+	// Trim link-layer padding and keep the capture cut, whichever is shorter.
+	end := min(total, len(b))
+	return d.decodeTransport(b[ihl:end], total-ihl)
+}
+
+func (d *Decoded) decodeIPv6(b []byte) error {
+	if len(b) < 40 {
+		return ErrTruncated
+	}
+	if b[0]>>4 != 6 {
+		return ErrMalformed
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if plen == 0 {
+		plen = len(b) - 40 // jumbogram or offload: use what was captured
+	}
+	d.IPVersion = 6
+	d.IPLength = plen + 40
+	d.Src = Addr(b[8:24])
+	d.Dst = Addr(b[24:40])
+	next := b[6]
+	end := min(40+plen, len(b))
+	rest := b[40:end]
+	remain := plen // on-wire bytes after the current header
+	for {
+		switch next {
+		case 0, 43, 60, 135, 139, 140: // hop-by-hop, routing, destination, mobility, HIP, shim6
+			if len(rest) < 8 {
+				return ErrTruncated
+			}
+			n := (int(rest[1]) + 1) * 8
+			if len(rest) < n || remain < n {
+				return ErrTruncated
+			}
+			next = rest[0]
+			rest, remain = rest[n:], remain-n
+		case 51: // authentication header: length in 4-byte units, minus 2
+			if len(rest) < 8 {
+				return ErrTruncated
+			}
+			n := (int(rest[1]) + 2) * 4
+			if len(rest) < n || remain < n {
+				return ErrTruncated
+			}
+			next = rest[0]
+			rest, remain = rest[n:], remain-n
+		case 44: // fragment
+			if len(rest) < 8 {
+				return ErrTruncated
+			}
+			d.Proto = rest[0]
+			if binary.BigEndian.Uint16(rest[2:4])&0xfff9 != 0 { // offset or M flag
+				return ErrFragment
+			}
+			next = rest[0]
+			rest, remain = rest[8:], remain-8
+		default:
+			d.Proto = next
+			return d.decodeTransport(rest, remain)
+		}
+	}
+}
+
+// decodeTransport decodes the transport header in b, whose on-wire length
+// is wire bytes (b may be shorter when the capture was cut).
+func (d *Decoded) decodeTransport(b []byte, wire int) error {
+	switch d.Proto {
+	case ProtoTCP:
+		// The fixed header up to the window is enough to track the flow;
+		// options cut by the snap length are not needed.
+		if len(b) < 16 {
+			return ErrTruncated
+		}
+		d.SrcPort = binary.BigEndian.Uint16(b[0:2])
+		d.DstPort = binary.BigEndian.Uint16(b[2:4])
+		d.Seq = binary.BigEndian.Uint32(b[4:8])
+		d.Ack = binary.BigEndian.Uint32(b[8:12])
+		off := int(b[12]>>4) * 4
+		d.Flags = b[13]
+		d.Window = binary.BigEndian.Uint16(b[14:16])
+		if off < 20 || off > wire {
+			return ErrMalformed
+		}
+		d.PayloadLen = wire - off
+		if len(b) > off {
+			d.Payload = b[off:]
+		}
+	case ProtoUDP:
+		if len(b) < 8 {
+			return ErrTruncated
+		}
+		d.SrcPort = binary.BigEndian.Uint16(b[0:2])
+		d.DstPort = binary.BigEndian.Uint16(b[2:4])
+		ulen := int(binary.BigEndian.Uint16(b[4:6]))
+		if ulen < 8 || ulen > wire {
+			// A UDP length that disagrees with IP is counted from the IP
+			// length; the UDP field is the less trusted of the two.
+			ulen = wire
+		}
+		d.PayloadLen = ulen - 8
+		d.Payload = b[8:min(ulen, len(b))]
+	case ProtoICMP, ProtoICMPv6:
+		if len(b) < 4 {
+			return ErrTruncated
+		}
+		d.SrcPort = uint16(b[0])
+		d.DstPort = uint16(b[1])
+		d.PayloadLen = wire - 4
+		d.Payload = b[4:]
+	default:
+		d.PayloadLen = wire
+		d.Payload = b
+	}
+	return nil
+}

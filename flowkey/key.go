@@ -1,0 +1,135 @@
+package flowkey
+
+import "encoding/binary"
+
+// FiveTuple is a bidirectional transport flow key: the two endpoints in
+// canonical order (lower address and port first), and the protocol. Both
+// directions of a conversation give the same FiveTuple. For ICMP and
+// ICMPv6 the ports are the message type and its counterpart type (or code,
+// for one-way messages), so an echo request and its reply share a key.
+type FiveTuple struct {
+	Lo, Hi         Addr
+	LoPort, HiPort uint16
+	Proto          uint8
+	_              [3]byte // explicit padding keeps hashing of raw words well defined
+}
+
+// FiveTupleOf returns the 5-tuple key of a decoded packet and whether the
+// packet travels from the key's Lo endpoint to its Hi endpoint.
+func FiveTupleOf(d *Decoded) (k FiveTuple, forward bool) {
+	sp, dp := d.SrcPort, d.DstPort
+	if d.Proto == ProtoICMP || d.Proto == ProtoICMPv6 {
+		sp, dp, _ = ICMPPorts(d.Proto, uint8(sp), uint8(dp))
+	}
+	k.Proto = d.Proto
+	if c := d.Src.Compare(d.Dst); c < 0 || (c == 0 && sp <= dp) {
+		k.Lo, k.Hi, k.LoPort, k.HiPort = d.Src, d.Dst, sp, dp
+		return k, true
+	}
+	k.Lo, k.Hi, k.LoPort, k.HiPort = d.Dst, d.Src, dp, sp
+	return k, false
+}
+
+// Hash returns a deterministic hash of k. Because k is canonical, both
+// directions of a flow hash alike, which is what sharding by flow needs.
+func (k *FiveTuple) Hash() uint64 {
+	h := mix(0, binary.LittleEndian.Uint64(k.Lo[0:8]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Lo[8:16]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Hi[0:8]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Hi[8:16]))
+	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.Proto)<<32)
+	return finish(h)
+}
+
+// IPPair is a bidirectional key of two IP addresses, any protocol.
+type IPPair struct {
+	Lo, Hi Addr
+}
+
+// IPPairOf returns the IP-pair key of a decoded packet and whether the
+// packet travels from Lo to Hi.
+func IPPairOf(d *Decoded) (IPPair, bool) {
+	if d.Src.Compare(d.Dst) <= 0 {
+		return IPPair{d.Src, d.Dst}, true
+	}
+	return IPPair{d.Dst, d.Src}, false
+}
+
+// Hash returns a deterministic, direction-independent hash of k.
+func (k *IPPair) Hash() uint64 {
+	h := mix(0, binary.LittleEndian.Uint64(k.Lo[0:8]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Lo[8:16]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Hi[0:8]))
+	h = mix(h, binary.LittleEndian.Uint64(k.Hi[8:16]))
+	return finish(h)
+}
+
+// MACPair is a bidirectional key of two Ethernet addresses.
+type MACPair struct {
+	Lo, Hi [6]byte
+}
+
+// MACPairOf returns the MAC-pair key of a decoded packet and whether the
+// packet travels from Lo to Hi.
+func MACPairOf(d *Decoded) (MACPair, bool) {
+	if string(d.SrcMAC[:]) <= string(d.DstMAC[:]) {
+		return MACPair{d.SrcMAC, d.DstMAC}, true
+	}
+	return MACPair{d.DstMAC, d.SrcMAC}, false
+}
+
+// Hash returns a deterministic, direction-independent hash of k.
+func (k *MACPair) Hash() uint64 {
+	var w [16]byte
+	copy(w[:6], k.Lo[:])
+	copy(w[8:14], k.Hi[:])
+	h := mix(0, binary.LittleEndian.Uint64(w[0:8]))
+	return finish(mix(h, binary.LittleEndian.Uint64(w[8:16])))
+}
+
+func mix(h, w uint64) uint64 {
+	h ^= w
+	h *= 0x9e3779b97f4a7c15
+	return h ^ h>>29
+}
+
+func finish(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// icmpPairs and icmp6Pairs list the ICMP message types that come in
+// request/response pairs, as the Community ID spec does.
+var (
+	icmpPairs  = [][2]uint8{{8, 0}, {13, 14}, {15, 16}, {10, 9}, {17, 18}}
+	icmp6Pairs = [][2]uint8{{128, 129}, {130, 131}, {133, 134}, {135, 136}, {139, 140}, {144, 145}}
+)
+
+// counterpart tables hold counterpart type + 1, zero for one-way types; a
+// table lookup keeps ICMP keying free of map hashing on the packet path.
+var icmpCounterpart, icmp6Counterpart = pairTable(icmpPairs), pairTable(icmp6Pairs)
+
+func pairTable(pairs [][2]uint8) (t [256]uint16) {
+	for _, p := range pairs {
+		t[p[0]] = uint16(p[1]) + 1
+		t[p[1]] = uint16(p[0]) + 1
+	}
+	return t
+}
+
+// ICMPPorts maps an ICMP or ICMPv6 type and code to the port-like pair
+// used for flow keys and Community ID: (type, counterpart type) for
+// request/response messages, (type, code) for one-way ones.
+func ICMPPorts(proto, typ, code uint8) (sport, dport uint16, oneWay bool) {
+	t := &icmpCounterpart
+	if proto == ProtoICMPv6 {
+		t = &icmp6Counterpart
+	}
+	if c := t[typ]; c != 0 {
+		return uint16(typ), c - 1, false
+	}
+	return uint16(typ), uint16(code), true
+}
