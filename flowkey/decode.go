@@ -102,6 +102,9 @@ type Decoded struct {
 	// PayloadLen is the transport payload length on the wire, from the IP
 	// and UDP length fields.
 	PayloadLen int
+	// Fragment is set when the packet is an IP fragment: the IP fields are
+	// valid, the transport fields are not.
+	Fragment bool
 	// Payload is the captured part of the transport payload. It points into
 	// the frame given to Decode and may be shorter than PayloadLen.
 	Payload []byte
@@ -240,6 +243,7 @@ func (d *Decoded) decodeIPv4(b []byte) error {
 	d.Dst = AddrFrom4([4]byte(b[16:20]))
 	d.Proto = b[9]
 	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
+		d.Fragment = true
 		return ErrFragment
 	}
 	// Trim link-layer padding and keep the capture cut, whichever is shorter.
@@ -294,6 +298,7 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 			}
 			d.Proto = rest[0]
 			if binary.BigEndian.Uint16(rest[2:4])&0xfff9 != 0 { // offset or M flag
+				d.Fragment = true
 				return ErrFragment
 			}
 			next = rest[0]

@@ -32,7 +32,7 @@ func FiveTupleOf(d *Decoded) (k FiveTuple, forward bool) {
 
 // Hash returns a deterministic hash of k. Because k is canonical, both
 // directions of a flow hash alike, which is what sharding by flow needs.
-func (k *FiveTuple) Hash() uint64 {
+func (k FiveTuple) Hash() uint64 {
 	h := mix(0, binary.LittleEndian.Uint64(k.Lo[0:8]))
 	h = mix(h, binary.LittleEndian.Uint64(k.Lo[8:16]))
 	h = mix(h, binary.LittleEndian.Uint64(k.Hi[0:8]))
@@ -56,7 +56,7 @@ func IPPairOf(d *Decoded) (IPPair, bool) {
 }
 
 // Hash returns a deterministic, direction-independent hash of k.
-func (k *IPPair) Hash() uint64 {
+func (k IPPair) Hash() uint64 {
 	h := mix(0, binary.LittleEndian.Uint64(k.Lo[0:8]))
 	h = mix(h, binary.LittleEndian.Uint64(k.Lo[8:16]))
 	h = mix(h, binary.LittleEndian.Uint64(k.Hi[0:8]))
@@ -79,7 +79,7 @@ func MACPairOf(d *Decoded) (MACPair, bool) {
 }
 
 // Hash returns a deterministic, direction-independent hash of k.
-func (k *MACPair) Hash() uint64 {
+func (k MACPair) Hash() uint64 {
 	var w [16]byte
 	copy(w[:6], k.Lo[:])
 	copy(w[8:14], k.Hi[:])
@@ -132,4 +132,43 @@ func ICMPPorts(proto, typ, code uint8) (sport, dport uint16, oneWay bool) {
 		return uint16(typ), c - 1, false
 	}
 	return uint16(typ), uint16(code), true
+}
+
+// FiveTupleExtractor keys flows by the bidirectional 5-tuple. It
+// satisfies flowscope.Extractor[FiveTuple].
+type FiveTupleExtractor struct{}
+
+// Extract returns the 5-tuple of d; ok is false for non-IP packets and
+// for fragments, whose ports are unknown.
+func (FiveTupleExtractor) Extract(d *Decoded) (k FiveTuple, forward, ok bool) {
+	if d.IPVersion == 0 || d.Fragment {
+		return k, false, false
+	}
+	k, forward = FiveTupleOf(d)
+	return k, forward, true
+}
+
+// IPPairExtractor keys flows by the pair of IP addresses.
+type IPPairExtractor struct{}
+
+// Extract returns the IP pair of d; ok is false for non-IP packets.
+func (IPPairExtractor) Extract(d *Decoded) (k IPPair, forward, ok bool) {
+	if d.IPVersion == 0 {
+		return k, false, false
+	}
+	k, forward = IPPairOf(d)
+	return k, forward, true
+}
+
+// MACPairExtractor keys flows by the pair of Ethernet addresses.
+type MACPairExtractor struct{}
+
+// Extract returns the MAC pair of d; ok is false when the link layer
+// carried no source address.
+func (MACPairExtractor) Extract(d *Decoded) (k MACPair, forward, ok bool) {
+	if d.SrcMAC == ([6]byte{}) {
+		return k, false, false
+	}
+	k, forward = MACPairOf(d)
+	return k, forward, true
 }

@@ -1,0 +1,212 @@
+package flowscope
+
+import (
+	"crypto/sha1"
+	"encoding/binary"
+	"time"
+
+	"github.com/flowscope-go/flowscope/flowkey"
+)
+
+// Endpoint is one end of a flow as seen in its first packet.
+type Endpoint struct {
+	Addr flowkey.Addr
+	// Port is the transport port; for ICMP the originator's is the message
+	// type and the responder's the code, as Zeek logs them.
+	Port uint16
+	MAC  [6]byte
+}
+
+// SideStats counts what one side of a flow sent.
+type SideStats struct {
+	// Packets is the number of packets.
+	Packets uint64
+	// IPBytes sums the IP length of each packet (IPv4 total length, IPv6
+	// payload length + 40), as Zeek's orig_ip_bytes does.
+	IPBytes uint64
+	// PayloadBytes sums transport payload lengths, retransmissions included.
+	PayloadBytes uint64
+	// Bytes is Zeek's orig_bytes/resp_bytes: for TCP the extent of the
+	// sequence space the side used (data acknowledged but not captured
+	// included, retransmissions counted once); otherwise PayloadBytes.
+	Bytes uint64
+}
+
+// EndReason says why a flow ended.
+type EndReason uint8
+
+const (
+	// NotEnded marks a record of a flow that is still open.
+	NotEnded EndReason = iota
+	// EndFIN: both sides sent FIN and the close linger passed.
+	EndFIN
+	// EndRST: a side sent RST and the close linger passed.
+	EndRST
+	// EndIdle: no packet for longer than the flow's idle timeout.
+	EndIdle
+	// EndEvicted: the flow table was full and this flow was the least
+	// recently seen.
+	EndEvicted
+	// EndOfInput: the input ended with the flow still open.
+	EndOfInput
+	// EndShutdown: the run was stopped with the flow still open.
+	EndShutdown
+)
+
+var endReasonNames = [...]string{"", "fin", "rst", "idle_timeout", "evicted", "end_of_input", "shutdown"}
+
+// String returns the reason as logged in end_reason.
+func (r EndReason) String() string {
+	if int(r) < len(endReasonNames) {
+		return endReasonNames[r]
+	}
+	return "unknown"
+}
+
+// ConnState is Zeek's summary of a connection's TCP state (conn_state).
+type ConnState uint8
+
+// The Zeek connection states; see Zeek's conn.log documentation.
+const (
+	StateOTH    ConnState = iota // no SYN seen, midstream traffic
+	StateS0                      // attempt seen, no reply
+	StateS1                      // established, not terminated
+	StateSF                      // normal establishment and termination
+	StateREJ                     // attempt rejected
+	StateS2                      // established, originator closed, no reply
+	StateS3                      // established, responder closed, no reply
+	StateRSTO                    // established, originator aborted
+	StateRSTR                    // responder sent RST
+	StateRSTOS0                  // originator SYN then RST, no SYN-ACK seen
+	StateRSTRH                   // responder SYN-ACK then RST, no SYN seen
+	StateSH                      // originator SYN then FIN, no SYN-ACK seen
+	StateSHR                     // responder SYN-ACK then FIN, no SYN seen
+)
+
+var connStateNames = [...]string{"OTH", "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR"}
+
+func (s ConnState) String() string {
+	if int(s) < len(connStateNames) {
+		return connStateNames[s]
+	}
+	return "OTH"
+}
+
+// History is Zeek's connection history: one letter per notable event,
+// upper case for the originator and lower case for the responder.
+type History struct {
+	b [40]byte
+	n uint8
+}
+
+func (h *History) add(c byte) {
+	if int(h.n) < len(h.b) {
+		h.b[h.n] = c
+		h.n++
+	}
+}
+
+// AppendTo appends the history letters to b.
+func (h *History) AppendTo(b []byte) []byte { return append(b, h.b[:h.n]...) }
+
+// String returns the history letters.
+func (h History) String() string { return string(h.b[:h.n]) }
+
+// Len returns the number of letters.
+func (h *History) Len() int { return int(h.n) }
+
+// FlowRecord is the state of one bidirectional flow: who talked to whom,
+// how much, and how it went. Records are values and own no borrowed bytes.
+type FlowRecord struct {
+	// Proto is the IP protocol number.
+	Proto uint8
+	// IPVersion is 4 or 6, 0 for non-IP flows (MAC pair keys).
+	IPVersion uint8
+	// VLAN is the outermost VLAN ID of the first packet, 0 when untagged.
+	VLAN uint16
+	// Orig and Resp are the endpoints.
+	Orig, Resp Endpoint
+	// First and Last are the timestamps of the first and last packets,
+	// in Unix nanoseconds.
+	First, Last int64
+	// Stats is indexed by Side.
+	Stats [2]SideStats
+	// State is Zeek's conn_state (meaningful for TCP and UDP).
+	State ConnState
+	// History is Zeek's history string.
+	History History
+	// MissedBytes counts bytes known to be missing from the TCP streams.
+	// It is filled by stream reassembly; flow tracking alone leaves it 0.
+	MissedBytes uint64
+	// Reason says why the flow ended; NotEnded on start events.
+	Reason EndReason
+}
+
+// StartTime returns the time of the first packet.
+func (r *FlowRecord) StartTime() time.Time { return time.Unix(0, r.First) }
+
+// Duration returns the time between the first and last packets.
+func (r *FlowRecord) Duration() time.Duration { return time.Duration(r.Last - r.First) }
+
+// AppendCommunityID appends the flow's Community ID v1 (seed 0, base64)
+// to b, or nothing for non-IP flows.
+func (r *FlowRecord) AppendCommunityID(b []byte) []byte {
+	if r.IPVersion == 0 {
+		return b
+	}
+	return flowkey.CommunityID{}.AppendTo(b, r.Proto, r.Orig.Addr, r.Resp.Addr, r.Orig.Port, r.Resp.Port)
+}
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// AppendUID appends the flow's uid to b: "C" and 17 base62 digits, in the
+// style of Zeek's uids. It is derived from the endpoints, protocol and
+// first timestamp, not drawn at random, so the same capture always gives
+// the same uids, whatever the number of workers.
+func (r *FlowRecord) AppendUID(b []byte) []byte {
+	var in [16 + 16 + 2 + 2 + 1 + 8 + 12]byte
+	p := in[:0]
+	p = append(p, r.Orig.Addr[:]...)
+	p = append(p, r.Resp.Addr[:]...)
+	p = binary.BigEndian.AppendUint16(p, r.Orig.Port)
+	p = binary.BigEndian.AppendUint16(p, r.Resp.Port)
+	p = append(p, r.Proto)
+	p = binary.BigEndian.AppendUint64(p, uint64(r.First))
+	p = append(p, r.Orig.MAC[:]...)
+	p = append(p, r.Resp.MAC[:]...)
+	sum := sha1.Sum(p)
+	hi := binary.BigEndian.Uint64(sum[0:8])
+	lo := uint64(binary.BigEndian.Uint32(sum[8:12]))
+	b = append(b, 'C')
+	b = appendBase62(b, hi, 11)
+	return appendBase62(b, lo, 6)
+}
+
+// UID returns the flow's uid; see AppendUID.
+func (r *FlowRecord) UID() string { return string(r.AppendUID(nil)) }
+
+func appendBase62(b []byte, v uint64, width int) []byte {
+	var d [11]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = base62[v%62]
+		v /= 62
+	}
+	return append(b, d[:width]...)
+}
+
+// EventKind tells what happened to a flow.
+type EventKind uint8
+
+const (
+	// FlowStarted: the first packet of a flow was seen. Only emitted when
+	// Config.StartEvents is set.
+	FlowStarted EventKind = iota + 1
+	// FlowEnded: the flow is over; Flow holds its final record.
+	FlowEnded
+)
+
+// FlowEvent is what the tracker reports about a flow.
+type FlowEvent struct {
+	Kind EventKind
+	Flow FlowRecord
+}

@@ -1,0 +1,314 @@
+package flowscope
+
+import "github.com/flowscope-go/flowscope/flowkey"
+
+// endpointState is the TCP state of one side, after Zeek's endpoint states.
+type endpointState uint8
+
+const (
+	tcpInactive endpointState = iota
+	tcpSynSent
+	tcpSynAckSent
+	tcpPartial
+	tcpEstablished
+	tcpClosed
+	tcpReset
+)
+
+// History letters, in the originator's (upper) case.
+const (
+	histSYN     = 'S'
+	histSYNACK  = 'H'
+	histACK     = 'A'
+	histData    = 'D'
+	histFIN     = 'F'
+	histRST     = 'R'
+	histRetrans = 'T'
+	histZeroWin = 'W'
+	histMulti   = 'Q'
+	histFlipped = '^'
+)
+
+// sideState is the per-side state the tracker keeps beyond SideStats.
+type sideState struct {
+	state, prev endpointState
+	// seen has one bit per once-only history letter (see letterBit).
+	seen uint16
+	// rxmit and zeroWin count events whose letters repeat on a log scale.
+	rxmit, zeroWin uint32
+
+	// Sequence space, unwrapped to 64 bits. start is the sequence number
+	// before the first data byte (the SYN's, or one less than the first
+	// seen); top is the highest sequence number reached (data and FIN);
+	// acked is the highest peer acknowledgement.
+	haveSeq    bool
+	start      uint64
+	top, acked uint64
+	fins       uint32
+}
+
+func letterBit(c byte) uint16 {
+	switch c {
+	case histSYN:
+		return 1 << 0
+	case histSYNACK:
+		return 1 << 1
+	case histACK:
+		return 1 << 2
+	case histData:
+		return 1 << 3
+	case histFIN:
+		return 1 << 4
+	case histRST:
+		return 1 << 5
+	case histMulti:
+		return 1 << 6
+	}
+	return 0
+}
+
+// letter records a once-per-side history letter.
+func (e *entry[K]) letter(s Side, c byte) {
+	st := &e.side[s]
+	bit := letterBit(c)
+	if st.seen&bit != 0 {
+		return
+	}
+	st.seen |= bit
+	e.rec.History.add(caseFor(s, c))
+}
+
+// countLetter records a repeating letter the 1st, 10th, 100th ... time,
+// as Zeek does for retransmissions and zero windows.
+func (e *entry[K]) countLetter(s Side, c byte, n *uint32) {
+	*n++
+	for t := uint32(1); t <= *n; t *= 10 {
+		if t == *n {
+			e.rec.History.add(caseFor(s, c))
+			return
+		}
+		if t > 1e8 {
+			return
+		}
+	}
+}
+
+func caseFor(s Side, c byte) byte {
+	if s == Resp && c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// unwrap maps a 32-bit sequence number to the 64-bit space near ref.
+func unwrap(ref uint64, seq uint32) uint64 {
+	return uint64(int64(ref) + int64(int32(seq-uint32(ref))))
+}
+
+// trackTCP updates state, history and sequence accounting for one TCP
+// packet sent by side s. It follows Zeek's endpoint state machine closely
+// enough that conn_state agrees on ordinary traffic.
+func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
+	me, peer := &e.side[s], &e.side[s.Other()]
+	f := d.Flags
+	syn, ack, fin, rst := f&flowkey.FlagSYN != 0, f&flowkey.FlagACK != 0, f&flowkey.FlagFIN != 0, f&flowkey.FlagRST != 0
+
+	// History.
+	if syn && (fin || rst) {
+		e.letter(s, histMulti)
+	}
+	if syn {
+		if ack {
+			e.letter(s, histSYNACK)
+		} else {
+			e.letter(s, histSYN)
+		}
+	}
+	if fin {
+		e.letter(s, histFIN)
+	}
+	if rst {
+		e.letter(s, histRST)
+	}
+	if d.PayloadLen > 0 {
+		e.letter(s, histData)
+	} else if ack && !syn && !fin && !rst {
+		e.letter(s, histACK)
+	}
+	if d.Window == 0 && !syn && !fin && !rst {
+		e.countLetter(s, histZeroWin, &me.zeroWin)
+	}
+
+	// Sequence space.
+	seq := d.Seq
+	if !me.haveSeq {
+		me.haveSeq = true
+		if syn {
+			me.start = uint64(seq)
+		} else {
+			me.start = uint64(seq - 1) // as if a SYN preceded it
+		}
+		me.start += 1 << 32 // headroom so data just before start stays positive
+		me.top = me.start
+		me.acked = me.start
+	}
+	abs := unwrap(me.top, seq)
+	end := abs + uint64(d.PayloadLen)
+	if syn {
+		end++
+	}
+	if fin {
+		end++
+		me.fins++
+	}
+	if d.PayloadLen > 0 && end <= me.top && abs > me.start {
+		e.countLetter(s, histRetrans, &me.rxmit)
+	}
+	if end > me.top {
+		me.top = end
+	}
+	if ack && peer.haveSeq {
+		if a := unwrap(peer.top, d.Ack); a > peer.acked && a <= peer.top+1<<30 {
+			peer.acked = a
+		}
+	}
+
+	// Endpoint state machine.
+	me.prev = me.state
+	switch me.state {
+	case tcpInactive:
+		if syn {
+			if s == Orig {
+				if ack {
+					me.state = tcpSynAckSent
+				} else {
+					me.state = tcpSynSent
+				}
+			} else {
+				if peer.state == tcpSynSent {
+					peer.state = tcpEstablished
+				}
+				me.state = tcpEstablished
+			}
+		}
+		if fin {
+			me.state = tcpClosed
+		}
+		if rst {
+			me.state = tcpReset
+		}
+		if me.state == tcpInactive {
+			switch {
+			case s == Resp && d.PayloadLen == 0 && peer.state == tcpSynSent:
+				// An ACK of a SYN before the SYN-ACK: not a partial connection.
+			case ack && peer.state == tcpEstablished:
+				me.state = tcpEstablished // the SYN was missed, the rest is normal
+			default:
+				me.state = tcpPartial
+			}
+		}
+	case tcpSynSent, tcpSynAckSent:
+		if fin {
+			me.state = tcpClosed
+		}
+		if rst {
+			me.state = tcpReset
+		}
+	case tcpEstablished, tcpPartial:
+		if syn && !ack && me.state == tcpPartial && peer.state == tcpInactive {
+			me.state = tcpSynSent
+		}
+		if fin && !rst {
+			me.state = tcpClosed
+			if peer.state == tcpReset && peer.prev == tcpClosed {
+				peer.state = tcpClosed // FIN then RST from the peer: a normal close
+			}
+		}
+		if rst {
+			me.state = tcpReset
+		}
+	case tcpClosed:
+		if rst && peer.state != tcpClosed {
+			me.state = tcpReset
+		}
+	}
+}
+
+// size returns Zeek's byte count for a side: the sequence space used,
+// without the SYN and FIN octets.
+func (st *sideState) size() uint64 {
+	if !st.haveSeq {
+		return 0
+	}
+	top := max(st.top, st.acked)
+	n := top - st.start
+	if n > 0 {
+		n-- // the SYN octet (real or assumed)
+	}
+	if st.fins > 0 && n > 0 {
+		n--
+	}
+	return n
+}
+
+// tcpConnState derives Zeek's conn_state from the two endpoint states.
+func tcpConnState(o, r *sideState, sizesZero bool, h *History) ConnState {
+	os, rs := o.state, r.state
+	oInactive := os == tcpInactive || os == tcpPartial
+	rInactive := rs == tcpInactive || rs == tcpPartial
+	switch {
+	case rs == tcpReset:
+		switch {
+		case os == tcpSynSent || os == tcpSynAckSent || (os == tcpReset && sizesZero):
+			return StateREJ
+		case oInactive:
+			return StateRSTRH
+		}
+		return StateRSTR
+	case os == tcpReset:
+		if rInactive {
+			if synThenRST(h) {
+				return StateRSTOS0
+			}
+			return StateOTH
+		}
+		return StateRSTO
+	case rs == tcpClosed && os == tcpClosed:
+		return StateSF
+	case os == tcpClosed:
+		if rInactive {
+			return StateSH
+		}
+		return StateS2
+	case rs == tcpClosed:
+		if oInactive {
+			return StateSHR
+		}
+		return StateS3
+	case os == tcpSynSent && rs == tcpInactive:
+		return StateS0
+	case os == tcpEstablished && rs == tcpEstablished:
+		return StateS1
+	}
+	return StateOTH
+}
+
+// synThenRST matches Zeek's /^\^?S[^HAFGIQ]*R.*/ on the history.
+func synThenRST(h *History) bool {
+	b := h.b[:h.n]
+	if len(b) > 0 && b[0] == histFlipped {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] != 'S' {
+		return false
+	}
+	for _, c := range b[1:] {
+		switch c {
+		case 'R':
+			return true
+		case 'H', 'A', 'F', 'G', 'I', 'Q':
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,446 @@
+package flowscope
+
+import (
+	"time"
+
+	"github.com/flowscope-go/flowscope/flowkey"
+)
+
+// Config sets the tracker's timeouts and bounds. The zero Config means
+// all defaults; a nil *Config passed to NewTracker does too.
+type Config struct {
+	// TCPEstablishedTimeout is how long a quiet TCP flow that carried a
+	// handshake or data is kept. Zero means 5 minutes.
+	TCPEstablishedTimeout time.Duration
+	// TCPAttemptTimeout is how long a quiet TCP flow that never got past
+	// its handshake is kept. Zero means 30 seconds.
+	TCPAttemptTimeout time.Duration
+	// TCPCloseLinger is how long a TCP flow is kept after both sides sent
+	// FIN or one sent RST, so that the last ACKs and retransmissions stay
+	// in the flow. Zero means 5 seconds.
+	TCPCloseLinger time.Duration
+	// UDPTimeout is how long a quiet UDP flow is kept. Zero means 1 minute.
+	UDPTimeout time.Duration
+	// OtherTimeout is how long a quiet flow of any other protocol is kept.
+	// Zero means 1 minute.
+	OtherTimeout time.Duration
+	// MaxFlows bounds the flow table. When it is full, the least recently
+	// seen flow is ended with reason EndEvicted. Zero means 1,000,000.
+	MaxFlows int
+	// StartEvents makes Track emit a FlowStarted event for each new flow.
+	StartEvents bool
+}
+
+// Defaults of Config.
+const (
+	DefaultTCPEstablishedTimeout = 5 * time.Minute
+	DefaultTCPAttemptTimeout     = 30 * time.Second
+	DefaultTCPCloseLinger        = 5 * time.Second
+	DefaultUDPTimeout            = time.Minute
+	DefaultOtherTimeout          = time.Minute
+	DefaultMaxFlows              = 1_000_000
+)
+
+// Stats counts what a tracker saw. Counters only grow.
+type Stats struct {
+	// Packets is every packet given to Track.
+	Packets uint64
+	// Flows is the number of flows started.
+	Flows uint64
+	// Packets that belong to no flow, by reason.
+	UnsupportedLink uint64 // link type the decoder does not know
+	NotIP           uint64 // ARP, LLDP and other non-IP frames
+	Truncated       uint64 // a header cut short by the snap length
+	Malformed       uint64 // an impossible header field
+	Fragments       uint64 // IP fragments (not reassembled)
+	NoKey           uint64 // decoded, but the extractor gave no key
+	// Evicted counts flows ended because the table was full.
+	Evicted uint64
+}
+
+// Add adds the counters of o to s.
+func (s *Stats) Add(o Stats) {
+	s.Packets += o.Packets
+	s.Flows += o.Flows
+	s.UnsupportedLink += o.UnsupportedLink
+	s.NotIP += o.NotIP
+	s.Truncated += o.Truncated
+	s.Malformed += o.Malformed
+	s.Fragments += o.Fragments
+	s.NoKey += o.NoKey
+	s.Evicted += o.Evicted
+}
+
+// Skipped returns the number of packets that belong to no flow.
+func (s *Stats) Skipped() uint64 {
+	return s.UnsupportedLink + s.NotIP + s.Truncated + s.Malformed + s.Fragments + s.NoKey
+}
+
+// timeout classes: each has its own idle timeout and its own LRU list, so
+// that the oldest flow of a class is always at the head of its list.
+const (
+	classTCPAttempt = iota
+	classTCPEstablished
+	classTCPClosed
+	classUDP
+	classOther
+	numClasses
+)
+
+const none = -1
+
+type entry[K Key] struct {
+	key        K
+	rec        FlowRecord
+	side       [2]sideState
+	origIsFwd  bool // the originator sends in the key's forward direction
+	class      uint8
+	prev, next int32
+}
+
+type list struct{ head, tail int32 }
+
+// Tracker groups packets into bidirectional flows keyed by K. The zero
+// Tracker is not usable; create one with NewTracker. A Tracker is not safe
+// for concurrent use: give each goroutine (each shard) its own.
+type Tracker[K Key] struct {
+	ext      Extractor[K]
+	timeouts [numClasses]int64
+	maxFlows int
+	starts   bool
+
+	dec   flowkey.Decoder
+	d     flowkey.Decoded
+	index map[K]int32
+	flows []entry[K]
+	free  []int32
+	lists [numClasses]list
+
+	now      int64 // highest packet time seen, Unix ns
+	nextScan int64
+	stats    Stats
+}
+
+// scanInterval is how often, in packet time, Track looks for idle flows.
+// Lookups also expire a stale flow on the spot, so the interval only
+// bounds how late an idle flow's record is emitted, not its content.
+const scanInterval = int64(time.Second)
+
+// NewTracker returns a tracker that keys flows with ext. A nil cfg means
+// all defaults.
+func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	or := func(d, def time.Duration) int64 {
+		if d <= 0 {
+			d = def
+		}
+		return int64(d)
+	}
+	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents}
+	t.timeouts[classTCPAttempt] = or(c.TCPAttemptTimeout, DefaultTCPAttemptTimeout)
+	t.timeouts[classTCPEstablished] = or(c.TCPEstablishedTimeout, DefaultTCPEstablishedTimeout)
+	t.timeouts[classTCPClosed] = or(c.TCPCloseLinger, DefaultTCPCloseLinger)
+	t.timeouts[classUDP] = or(c.UDPTimeout, DefaultUDPTimeout)
+	t.timeouts[classOther] = or(c.OtherTimeout, DefaultOtherTimeout)
+	if t.maxFlows <= 0 {
+		t.maxFlows = DefaultMaxFlows
+	}
+	t.index = make(map[K]int32, min(t.maxFlows, 1024))
+	for i := range t.lists {
+		t.lists[i] = list{none, none}
+	}
+	return t
+}
+
+// Stats returns the tracker's counters.
+func (t *Tracker[K]) Stats() Stats { return t.stats }
+
+// Len returns the number of open flows.
+func (t *Tracker[K]) Len() int { return len(t.index) }
+
+// Now returns the tracker's clock: the highest packet time seen or
+// advanced to, in Unix nanoseconds.
+func (t *Tracker[K]) Now() int64 { return t.now }
+
+// Track accounts one packet and appends the events it caused to out:
+// flows ended by idleness or reuse, an eviction, and (with StartEvents)
+// the start of a new flow. It allocates nothing for packets of known
+// flows. The packet's bytes are not kept.
+func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
+	t.stats.Packets++
+	ts := p.Timestamp.UnixNano()
+	if ts > t.now {
+		t.now = ts
+	}
+	d := &t.d
+	if err := t.dec.Decode(p.LinkType, p.Data, d); err != nil {
+		switch err {
+		case flowkey.ErrFragment:
+		case flowkey.ErrNotIP:
+		case flowkey.ErrUnsupportedLinkType:
+			t.stats.UnsupportedLink++
+			return t.maybeScan(out)
+		case flowkey.ErrTruncated:
+			t.stats.Truncated++
+			return t.maybeScan(out)
+		default:
+			t.stats.Malformed++
+			return t.maybeScan(out)
+		}
+	}
+	key, fwd, ok := t.ext.Extract(d)
+	if !ok {
+		switch {
+		case d.Fragment:
+			t.stats.Fragments++
+		case d.IPVersion == 0:
+			t.stats.NotIP++
+		default:
+			t.stats.NoKey++
+		}
+		return t.maybeScan(out)
+	}
+
+	idx, found := t.index[key]
+	if found {
+		e := &t.flows[idx]
+		switch {
+		case ts-e.rec.Last > t.timeouts[e.class]:
+			out = t.end(idx, t.idleReason(e), out)
+			found = false
+		case e.class == classTCPClosed && d.Proto == flowkey.ProtoTCP &&
+			d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN:
+			// A new SYN on a finished connection: the 4-tuple is reused.
+			out = t.end(idx, t.idleReason(e), out)
+			found = false
+		}
+	}
+	if !found {
+		if len(t.index) >= t.maxFlows {
+			out = t.evict(out)
+		}
+		idx = t.start(key, fwd, ts, d)
+		if t.starts {
+			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.flows[idx].rec})
+		}
+	}
+	e := &t.flows[idx]
+	s := Orig
+	if fwd != e.origIsFwd {
+		s = Resp
+	}
+	st := &e.rec.Stats[s]
+	st.Packets++
+	st.IPBytes += uint64(d.IPLength)
+	st.PayloadBytes += uint64(d.PayloadLen)
+	if ts > e.rec.Last {
+		e.rec.Last = ts
+	}
+	switch d.Proto {
+	case flowkey.ProtoTCP:
+		if d.IPVersion != 0 {
+			e.trackTCP(s, d)
+		}
+	case flowkey.ProtoUDP:
+		if d.PayloadLen > 0 {
+			e.letter(s, histData)
+		}
+	}
+	// Move the flow to the tail of its (possibly new) class list: lists
+	// stay ordered by last packet time.
+	t.unlink(idx)
+	e.class = e.classify()
+	t.pushBack(idx)
+	return t.maybeScan(out)
+}
+
+// start creates a flow for key from its first packet.
+func (t *Tracker[K]) start(key K, fwd bool, ts int64, d *flowkey.Decoded) int32 {
+	var idx int32
+	if n := len(t.free); n > 0 {
+		idx = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.flows = append(t.flows, entry[K]{})
+		idx = int32(len(t.flows) - 1)
+	}
+	e := &t.flows[idx]
+	*e = entry[K]{key: key, origIsFwd: fwd, prev: none, next: none}
+	r := &e.rec
+	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
+	r.First, r.Last = ts, ts
+	r.Orig = Endpoint{Addr: d.Src, Port: d.SrcPort, MAC: d.SrcMAC}
+	r.Resp = Endpoint{Addr: d.Dst, Port: d.DstPort, MAC: d.DstMAC}
+	if d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 &&
+		d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN|flowkey.FlagACK {
+		// The first packet is a SYN-ACK: its receiver opened the connection.
+		e.origIsFwd = !fwd
+		r.Orig, r.Resp = r.Resp, r.Orig
+		r.History.add(histFlipped)
+	}
+	e.class = e.classify()
+	t.index[key] = idx
+	t.stats.Flows++
+	return idx
+}
+
+// classify returns the timeout class of a flow from its current state.
+func (e *entry[K]) classify() uint8 {
+	switch e.rec.Proto {
+	case flowkey.ProtoTCP:
+		o, r := e.side[Orig].state, e.side[Resp].state
+		switch {
+		case o == tcpReset || r == tcpReset || (o == tcpClosed && r == tcpClosed):
+			return classTCPClosed
+		case o == tcpEstablished || r == tcpEstablished || o == tcpPartial || r == tcpPartial ||
+			o == tcpClosed || r == tcpClosed:
+			return classTCPEstablished
+		}
+		return classTCPAttempt
+	case flowkey.ProtoUDP:
+		return classUDP
+	}
+	return classOther
+}
+
+// idleReason is the end reason of a flow that timed out in its class.
+func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
+	if e.class == classTCPClosed {
+		if e.side[Orig].state == tcpReset || e.side[Resp].state == tcpReset {
+			return EndRST
+		}
+		return EndFIN
+	}
+	return EndIdle
+}
+
+// end finalises flow idx with reason and appends its record to out.
+func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEvent {
+	e := &t.flows[idx]
+	t.unlink(idx)
+	delete(t.index, e.key)
+	t.free = append(t.free, idx)
+	r := &e.rec
+	r.Reason = reason
+	switch r.Proto {
+	case flowkey.ProtoTCP:
+		o, s := &e.side[Orig], &e.side[Resp]
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = o.size(), s.size()
+		r.State = tcpConnState(o, s, r.Stats[Orig].Bytes == 0 && r.Stats[Resp].Bytes == 0, &r.History)
+	case flowkey.ProtoUDP:
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
+		oa, ra := r.Stats[Orig].Packets > 0, r.Stats[Resp].Packets > 0
+		switch {
+		case oa && ra:
+			r.State = StateSF
+		case oa:
+			r.State = StateS0
+		case ra:
+			r.State = StateSHR
+		default:
+			r.State = StateOTH
+		}
+	default:
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
+		r.State = StateOTH
+	}
+	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})
+}
+
+// evict ends the least recently seen flow across all classes.
+func (t *Tracker[K]) evict(out []FlowEvent) []FlowEvent {
+	victim := int32(none)
+	for c := range t.lists {
+		h := t.lists[c].head
+		if h != none && (victim == none || t.flows[h].rec.Last < t.flows[victim].rec.Last) {
+			victim = h
+		}
+	}
+	if victim == none {
+		return out
+	}
+	t.stats.Evicted++
+	return t.end(victim, EndEvicted, out)
+}
+
+func (t *Tracker[K]) maybeScan(out []FlowEvent) []FlowEvent {
+	if t.now < t.nextScan {
+		return out
+	}
+	t.nextScan = t.now + scanInterval
+	return t.expire(t.now, out)
+}
+
+// expire ends every flow idle for longer than its class's timeout at now.
+func (t *Tracker[K]) expire(now int64, out []FlowEvent) []FlowEvent {
+	for c := range t.lists {
+		for h := t.lists[c].head; h != none; h = t.lists[c].head {
+			e := &t.flows[h]
+			if now-e.rec.Last <= t.timeouts[c] {
+				break
+			}
+			out = t.end(h, t.idleReason(e), out)
+		}
+	}
+	return out
+}
+
+// Advance moves the clock to now (Unix ns) if it is later, and appends
+// the records of flows that have timed out by then. A stream runtime
+// calls it with the input's watermark so that timers fire even on a shard
+// that receives no packets; live capture calls it with wall time.
+func (t *Tracker[K]) Advance(now int64, out []FlowEvent) []FlowEvent {
+	if now > t.now {
+		t.now = now
+	}
+	return t.expire(t.now, out)
+}
+
+// Flush ends every open flow and appends their records to out, oldest
+// first. Flows that had already timed out by the clock end with their
+// timeout reason, finished TCP connections with EndFIN or EndRST, the
+// rest with reason (EndOfInput or EndShutdown).
+func (t *Tracker[K]) Flush(reason EndReason, out []FlowEvent) []FlowEvent {
+	out = t.expire(t.now, out)
+	for c := range t.lists {
+		for h := t.lists[c].head; h != none; h = t.lists[c].head {
+			r := reason
+			if c == classTCPClosed {
+				r = t.idleReason(&t.flows[h])
+			}
+			out = t.end(h, r, out)
+		}
+	}
+	return out
+}
+
+func (t *Tracker[K]) unlink(idx int32) {
+	e := &t.flows[idx]
+	l := &t.lists[e.class]
+	if e.prev != none {
+		t.flows[e.prev].next = e.next
+	} else if l.head == idx {
+		l.head = e.next
+	}
+	if e.next != none {
+		t.flows[e.next].prev = e.prev
+	} else if l.tail == idx {
+		l.tail = e.prev
+	}
+	e.prev, e.next = none, none
+}
+
+func (t *Tracker[K]) pushBack(idx int32) {
+	e := &t.flows[idx]
+	l := &t.lists[e.class]
+	e.prev, e.next = l.tail, none
+	if l.tail != none {
+		t.flows[l.tail].next = idx
+	} else {
+		l.head = idx
+	}
+	l.tail = idx
+}

@@ -1,0 +1,268 @@
+package flowscope_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:80")
+	t0  = time.Unix(1_700_000_000, 0)
+)
+
+// run tracks pkts and flushes, returning every ended flow in order.
+func run(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) []flowscope.FlowRecord {
+	t.Helper()
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
+	var evs []flowscope.FlowEvent
+	for _, p := range pkts {
+		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pkt, evs)
+	}
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	var recs []flowscope.FlowRecord
+	for _, e := range evs {
+		if e.Kind == flowscope.FlowEnded {
+			recs = append(recs, e.Flow)
+		}
+	}
+	if tr.Len() != 0 {
+		t.Errorf("after Flush, %d flows remain open", tr.Len())
+	}
+	return recs
+}
+
+func seg(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, payload string) pcapgen.Packet {
+	return pcapgen.Packet{TS: t0.Add(ts), Data: pcapgen.TCP(src, dst, seq, ack, flags, []byte(payload))}
+}
+
+func TestTrackerTCPStates(t *testing.T) {
+	const S, A, F, R, P = pcapgen.SYN, pcapgen.ACK, pcapgen.FIN, pcapgen.RST, pcapgen.PSH
+	ms := time.Millisecond
+	cases := []struct {
+		name    string
+		pkts    []pcapgen.Packet
+		state   string
+		history string
+		reason  flowscope.EndReason
+		bytes   [2]uint64
+		origIP  netip.AddrPort
+	}{
+		{
+			name:  "full connection",
+			pkts:  pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 2, ReqSize: 100, RespSize: 3000}),
+			state: "SF", history: "ShADdFf", reason: flowscope.EndFIN, bytes: [2]uint64{200, 6000}, origIP: cli,
+		},
+		{
+			name:  "server reset",
+			pkts:  pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 1, ReqSize: 10, RespSize: 10, Reset: true}),
+			state: "RSTR", history: "ShADdr", reason: flowscope.EndRST, bytes: [2]uint64{10, 10}, origIP: cli,
+		},
+		{
+			name:  "attempt without reply",
+			pkts:  []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(time.Second, cli, srv, 1, 0, S, "")},
+			state: "S0", history: "S", reason: flowscope.EndOfInput, origIP: cli,
+		},
+		{
+			name:  "rejected",
+			pkts:  []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, srv, cli, 0, 2, R|A, "")},
+			state: "REJ", history: "Sr", reason: flowscope.EndRST, origIP: cli,
+		},
+		{
+			name: "established, not closed",
+			pkts: []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, srv, cli, 100, 2, S|A, ""),
+				seg(2*ms, cli, srv, 2, 101, A, ""), seg(3*ms, cli, srv, 2, 101, P|A, "hello")},
+			state: "S1", history: "ShAD", reason: flowscope.EndOfInput, bytes: [2]uint64{5, 0}, origIP: cli,
+		},
+		{
+			name: "first packet SYN-ACK is flipped",
+			pkts: []pcapgen.Packet{seg(0, srv, cli, 100, 2, S|A, ""), seg(ms, cli, srv, 2, 101, A, ""),
+				seg(2*ms, cli, srv, 2, 101, P|A, "GET")},
+			state: "S1", history: "^hAD", reason: flowscope.EndOfInput, bytes: [2]uint64{3, 0}, origIP: cli,
+		},
+		{
+			name: "midstream pickup",
+			pkts: []pcapgen.Packet{seg(0, cli, srv, 5000, 9000, P|A, "abc"), seg(ms, srv, cli, 9000, 5003, P|A, "defg"),
+				seg(2*ms, cli, srv, 5003, 9004, A, "")},
+			state: "OTH", history: "DdA", reason: flowscope.EndOfInput, bytes: [2]uint64{3, 4}, origIP: cli,
+		},
+		{
+			name: "retransmission",
+			pkts: []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, srv, cli, 100, 2, S|A, ""),
+				seg(2*ms, cli, srv, 2, 101, A, ""), seg(3*ms, cli, srv, 2, 101, P|A, "hello"),
+				seg(300*ms, cli, srv, 2, 101, P|A, "hello")},
+			state: "S1", history: "ShADT", reason: flowscope.EndOfInput, bytes: [2]uint64{5, 0}, origIP: cli,
+		},
+		{
+			name: "originator SYN then FIN",
+			pkts: []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, cli, srv, 2, 0, F|A, "")},
+			state: "SH", history: "SF", reason: flowscope.EndOfInput, origIP: cli,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			recs := run(t, nil, c.pkts)
+			if len(recs) != 1 {
+				t.Fatalf("got %d flows, want 1", len(recs))
+			}
+			r := recs[0]
+			if got := r.State.String(); got != c.state {
+				t.Errorf("conn_state = %s, want %s", got, c.state)
+			}
+			if got := r.History.String(); got != c.history {
+				t.Errorf("history = %q, want %q", got, c.history)
+			}
+			if r.Reason != c.reason {
+				t.Errorf("reason = %v, want %v", r.Reason, c.reason)
+			}
+			if got := [2]uint64{r.Stats[0].Bytes, r.Stats[1].Bytes}; got != c.bytes {
+				t.Errorf("bytes = %v, want %v", got, c.bytes)
+			}
+			if got := netip.AddrPortFrom(r.Orig.Addr.Netip(), r.Orig.Port); got != c.origIP {
+				t.Errorf("orig = %v, want %v", got, c.origIP)
+			}
+			if got := r.Stats[0].Packets + r.Stats[1].Packets; got != uint64(len(c.pkts)) {
+				t.Errorf("packets = %d, want %d", got, len(c.pkts))
+			}
+		})
+	}
+}
+
+func TestTrackerCountsIPBytes(t *testing.T) {
+	v6c := netip.MustParseAddrPort("[2001:db8::1]:5000")
+	v6s := netip.MustParseAddrPort("[2001:db8::2]:53")
+	pkts := pcapgen.UDPExchange(v6c, v6s, t0, 3, 30, 200)
+	recs := run(t, nil, pkts)
+	if len(recs) != 1 {
+		t.Fatalf("got %d flows, want 1", len(recs))
+	}
+	r := recs[0]
+	want := [2]flowscope.SideStats{
+		{Packets: 3, IPBytes: 3 * (40 + 8 + 30), PayloadBytes: 90, Bytes: 90},
+		{Packets: 3, IPBytes: 3 * (40 + 8 + 200), PayloadBytes: 600, Bytes: 600},
+	}
+	if r.Stats != want {
+		t.Errorf("stats = %+v, want %+v", r.Stats, want)
+	}
+	if r.State.String() != "SF" || r.History.String() != "Dd" {
+		t.Errorf("state, history = %s %q, want SF \"Dd\"", r.State, r.History.String())
+	}
+	if r.Duration() != 21500*time.Microsecond {
+		t.Errorf("duration = %v", r.Duration())
+	}
+}
+
+func TestTrackerIdleTimeoutSplitsFlow(t *testing.T) {
+	a := pcapgen.UDPExchange(cli, srv, t0, 1, 10, 10)
+	b := pcapgen.UDPExchange(cli, srv, t0.Add(2*time.Minute), 1, 10, 10)
+	recs := run(t, nil, append(a, b...))
+	if len(recs) != 2 {
+		t.Fatalf("got %d flows, want 2", len(recs))
+	}
+	if recs[0].Reason != flowscope.EndIdle || recs[1].Reason != flowscope.EndOfInput {
+		t.Errorf("reasons = %v, %v; want idle_timeout, end_of_input", recs[0].Reason, recs[1].Reason)
+	}
+	// A shorter configured timeout splits sooner.
+	c := pcapgen.UDPExchange(cli, srv, t0.Add(2*time.Minute+5*time.Second), 1, 10, 10)
+	recs = run(t, &flowscope.Config{UDPTimeout: 2 * time.Second}, append(append(a, b...), c...))
+	if len(recs) != 3 {
+		t.Errorf("with a 2s UDP timeout got %d flows, want 3", len(recs))
+	}
+}
+
+func TestTrackerIdleExpiryWithoutLookup(t *testing.T) {
+	// A flow that goes quiet is ended by the clock moving on, not only by
+	// its own next packet.
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	var evs []flowscope.FlowEvent
+	other := netip.MustParseAddrPort("10.0.0.9:9999")
+	pkts := append(pcapgen.UDPExchange(cli, srv, t0, 1, 10, 10), pcapgen.UDPExchange(other, srv, t0.Add(90*time.Second), 1, 10, 10)...)
+	for _, p := range pkts {
+		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pkt, evs)
+	}
+	if len(evs) != 1 || evs[0].Flow.Reason != flowscope.EndIdle {
+		t.Fatalf("events after 90s = %d, want one idle_timeout record", len(evs))
+	}
+	evs = tr.Advance(t0.Add(10*time.Minute).UnixNano(), evs[:0])
+	if len(evs) != 1 || evs[0].Flow.Reason != flowscope.EndIdle || tr.Len() != 0 {
+		t.Fatalf("Advance ended %d flows, %d open; want 1 ended, 0 open", len(evs), tr.Len())
+	}
+}
+
+func TestTrackerPortReuseAfterClose(t *testing.T) {
+	a := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 1, ReqSize: 10, RespSize: 10})
+	b := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0.Add(time.Second), Exchanges: 1, ReqSize: 10, RespSize: 10})
+	recs := run(t, nil, append(a, b...))
+	if len(recs) != 2 {
+		t.Fatalf("got %d flows, want 2", len(recs))
+	}
+	for i, r := range recs {
+		if r.State.String() != "SF" || r.Reason != flowscope.EndFIN {
+			t.Errorf("flow %d: %s %v, want SF fin", i, r.State, r.Reason)
+		}
+	}
+}
+
+func TestTrackerEvictsLeastRecentlySeen(t *testing.T) {
+	var pkts []pcapgen.Packet
+	for i := range 3 {
+		c := netip.AddrPortFrom(cli.Addr(), uint16(1000+i))
+		pkts = append(pkts, pcapgen.Packet{TS: t0.Add(time.Duration(i) * time.Second), Data: pcapgen.UDP(c, srv, []byte("x"))})
+	}
+	recs := run(t, &flowscope.Config{MaxFlows: 2}, pkts)
+	if len(recs) != 3 {
+		t.Fatalf("got %d flows, want 3", len(recs))
+	}
+	if recs[0].Reason != flowscope.EndEvicted || recs[0].Orig.Port != 1000 {
+		t.Errorf("first record = port %d %v, want port 1000 evicted", recs[0].Orig.Port, recs[0].Reason)
+	}
+}
+
+func TestTrackerCountsSkippedPackets(t *testing.T) {
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	arp := make([]byte, 42)
+	arp[12], arp[13] = 0x08, 0x06
+	frames := []struct {
+		lt   flowkey.LinkType
+		data []byte
+	}{
+		{flowkey.LinkEthernet, arp},
+		{flowkey.LinkEthernet, []byte{1, 2, 3}},
+		{flowkey.LinkType(160), []byte{1, 2, 3, 4}},
+		{flowkey.LinkEthernet, pcapgen.UDP(cli, srv, []byte("ok"))},
+	}
+	for _, f := range frames {
+		p := flowscope.Packet{Data: f.data, Timestamp: t0, LinkType: f.lt}
+		tr.Track(&p, nil)
+	}
+	st := tr.Stats()
+	if st.Packets != 4 || st.NotIP != 1 || st.Truncated != 1 || st.UnsupportedLink != 1 || st.Flows != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestTrackerZeroAllocsPerPacket(t *testing.T) {
+	pkts := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 50, ReqSize: 100, RespSize: 100})
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	evs := make([]flowscope.FlowEvent, 0, 16)
+	var ps []flowscope.Packet
+	for _, p := range pkts[:len(pkts)-3] { // leave the teardown out: the flow stays open
+		ps = append(ps, flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet})
+	}
+	tr.Track(&ps[0], evs[:0])
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		tr.Track(&ps[1+i%(len(ps)-1)], evs[:0])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("Track allocates %v times per packet, want 0", allocs)
+	}
+}
