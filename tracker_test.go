@@ -100,8 +100,8 @@ func TestTrackerTCPStates(t *testing.T) {
 			state: "S1", history: "ShADT", reason: flowscope.EndOfInput, bytes: [2]uint64{5, 0}, origIP: cli,
 		},
 		{
-			name: "originator SYN then FIN",
-			pkts: []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, cli, srv, 2, 0, F|A, "")},
+			name:  "originator SYN then FIN",
+			pkts:  []pcapgen.Packet{seg(0, cli, srv, 1, 0, S, ""), seg(ms, cli, srv, 2, 0, F|A, "")},
 			state: "SH", history: "SF", reason: flowscope.EndOfInput, origIP: cli,
 		},
 	}

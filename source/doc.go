@@ -1,0 +1,15 @@
+// Package source provides packet sources: pcap and pcapng files (one or
+// several, read in order as one stream) and in-memory packets, all behind
+// one interface that also fits live capture.
+//
+// A source fills batches: it copies each packet into the batch's reusable
+// buffer, so a batch holds its packets until it is reset, and reading
+// allocates nothing in steady state. Sources report their own statistics.
+//
+// # Errors
+//
+// A file that cannot be read as a capture (missing, empty, not a capture,
+// an unsupported link type, a record cut short) gives a *FileError naming
+// the file, what is wrong and, where it applies, the packet number and
+// byte offset. Packets read before the fault have already been delivered.
+package source

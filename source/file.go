@@ -1,0 +1,340 @@
+package source
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+)
+
+// Sentinel causes carried by FileError, for errors.Is.
+var (
+	ErrEmptyFile       = errors.New("empty file")
+	ErrNotCapture      = errors.New("not a pcap or pcapng file")
+	ErrUnsupportedLink = errors.New("unsupported link type")
+	ErrTruncatedRecord = errors.New("capture record cut short")
+	ErrBadRecord       = errors.New("corrupt capture record")
+)
+
+// FileError reports a capture file that cannot be read further.
+type FileError struct {
+	Path string
+	// Packet is the 1-based number of the packet being read, 0 when the
+	// fault is in the file header.
+	Packet uint64
+	// Offset is the byte offset of the record (or header) at fault, -1
+	// when unknown.
+	Offset int64
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	switch {
+	case e.Packet == 0:
+		return fmt.Sprintf("%s: %v", e.Path, e.Err)
+	case e.Offset >= 0:
+		return fmt.Sprintf("%s: packet %d at offset %d: %v", e.Path, e.Packet, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("%s: packet %d: %v", e.Path, e.Packet, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Files reads pcap and pcapng files one after the other as one stream.
+// Files are opened when reading reaches them.
+type Files struct {
+	paths []string
+	// reader, when set, is the only input (see NewReader).
+	reader io.Reader
+	cur    *fileReader
+	next  int
+	stats Stats
+}
+
+// OpenFiles returns a source over the given capture files, read in order.
+// It checks that the first file opens and has a capture header, so a bad
+// path fails here rather than mid-pipeline.
+func OpenFiles(paths ...string) (*Files, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("source.OpenFiles: no files")
+	}
+	f := &Files{paths: paths}
+	if err := f.open(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// NewReader returns a source over one capture held by r (a pcap or pcapng
+// stream), named name in errors. It reads the header before returning.
+func NewReader(name string, r io.Reader) (*Files, error) {
+	f := &Files{paths: []string{name}, reader: r}
+	if err := f.open(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Files) open() error {
+	var r *fileReader
+	var err error
+	if f.reader != nil {
+		r, err = openReader(f.paths[f.next], f.reader, nil)
+	} else {
+		r, err = openFile(f.paths[f.next])
+	}
+	if err != nil {
+		return err
+	}
+	f.next++
+	f.cur = r
+	f.stats.Files++
+	return nil
+}
+
+// ReadBatch implements Source.
+func (f *Files) ReadBatch(ctx context.Context, b *Batch) error {
+	b.Reset()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		f.stats.Packets += uint64(len(b.Packets))
+		f.stats.Bytes += uint64(len(b.Data))
+	}()
+	for {
+		if f.cur == nil {
+			if f.next >= len(f.paths) {
+				break
+			}
+			if err := f.open(); err != nil {
+				return err
+			}
+		}
+		full, err := f.cur.fill(b)
+		if err == io.EOF {
+			f.cur.close()
+			f.cur = nil
+			if full {
+				break
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	if len(b.Packets) == 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+// Stats implements Source.
+func (f *Files) Stats() Stats { return f.stats }
+
+// Close implements Source.
+func (f *Files) Close() error {
+	if f.cur != nil {
+		f.cur.close()
+		f.cur = nil
+	}
+	f.next = len(f.paths)
+	return nil
+}
+
+var _ Source = (*Files)(nil)
+
+// countingReader counts the bytes its consumer has taken.
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fileReader reads one capture file.
+type fileReader struct {
+	path string
+	file io.Closer
+	cr   *countingReader
+	pcap *pcapgo.Reader
+	ng   *pcapgo.NgReader
+	link flowkey.LinkType   // pcap
+	ifs  []flowkey.LinkType // pcapng, by interface index
+
+	packets uint64 // records read, for error positions
+
+	// pending holds a packet read but not yet placed, when the batch it
+	// was read for had no room. Its data lives in the reader's buffer,
+	// valid until the next read.
+	pending     bool
+	pendingPkt  flowscope.Packet
+	pendingData []byte
+}
+
+const (
+	magicMicro   = 0xa1b2c3d4
+	magicNano    = 0xa1b23c4d
+	magicPcapng  = 0x0a0d0d0a
+	readBufBytes = 1 << 20
+)
+
+func openFile(path string) (*fileReader, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err // *PathError already names the file and the cause
+	}
+	return openReader(path, file, file)
+}
+
+// openReader reads the capture header from in; file, if not nil, is
+// closed with the reader.
+func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) {
+	fail := func(err error) (*fileReader, error) {
+		if file != nil {
+			file.Close()
+		}
+		return nil, &FileError{Path: path, Offset: -1, Err: err}
+	}
+	r := &fileReader{path: path, file: file}
+	br := bufio.NewReaderSize(in, readBufBytes)
+	magic, err := br.Peek(4)
+	if err != nil {
+		if len(magic) == 0 {
+			return fail(ErrEmptyFile)
+		}
+		return fail(fmt.Errorf("%w: %d bytes, too short for a header", ErrNotCapture, len(magic)))
+	}
+	r.cr = &countingReader{r: br}
+	le, be := binary.LittleEndian.Uint32(magic), binary.BigEndian.Uint32(magic)
+	switch {
+	case le == magicMicro || be == magicMicro || le == magicNano || be == magicNano:
+		pr, err := pcapgo.NewReader(r.cr)
+		if err != nil {
+			return fail(fmt.Errorf("%w: bad pcap header: %v", ErrNotCapture, err))
+		}
+		lt := pr.LinkType()
+		if lt > 0xffff || !flowkey.LinkType(lt).Supported() {
+			return fail(fmt.Errorf("%w %d (%s)", ErrUnsupportedLink, uint32(lt), linkName(lt)))
+		}
+		r.pcap, r.link = pr, flowkey.LinkType(lt)
+	case le == magicPcapng:
+		nr, err := pcapgo.NewNgReader(r.cr, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return fail(fmt.Errorf("%w: bad pcapng section header: %v", ErrNotCapture, err))
+		}
+		r.ng = nr
+	default:
+		return fail(fmt.Errorf("%w (magic %#08x)", ErrNotCapture, be))
+	}
+	return r, nil
+}
+
+func linkName(lt layers.LinkType) string {
+	s := lt.String()
+	if s == "" || s[0] == 'U' && len(s) > 7 && s[:7] == "Unknown" {
+		return "unknown"
+	}
+	return s
+}
+
+func (r *fileReader) close() {
+	if r.file != nil {
+		r.file.Close()
+		r.file = nil
+	}
+}
+
+// fill adds packets to b until it is full (returning full=true) or the
+// file ends (io.EOF) or fails.
+func (r *fileReader) fill(b *Batch) (full bool, err error) {
+	if r.pending {
+		if len(b.Packets) > 0 && !b.room(len(r.pendingData)) {
+			return true, nil
+		}
+		b.room(0)
+		b.add(r.pendingPkt, r.pendingData)
+		r.pending = false
+	}
+	for {
+		off := r.cr.n
+		var (
+			data []byte
+			ci   gopacket.CaptureInfo
+			rerr error
+		)
+		if r.pcap != nil {
+			data, ci, rerr = r.pcap.ZeroCopyReadPacketData()
+		} else {
+			data, ci, rerr = r.ng.ZeroCopyReadPacketData()
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				return false, io.EOF
+			}
+			return false, r.recordError(off, rerr)
+		}
+		r.packets++
+		p := flowscope.Packet{Timestamp: ci.Timestamp, Length: ci.Length, LinkType: r.link, Interface: ci.InterfaceIndex}
+		if r.ng != nil {
+			p.LinkType = r.ngLink(ci.InterfaceIndex)
+		}
+		if len(b.Packets) > 0 && !b.room(len(data)) {
+			r.pending, r.pendingPkt, r.pendingData = true, p, data
+			return true, nil
+		}
+		b.room(0)
+		b.add(p, data)
+		if len(b.Packets) == cap(b.Packets) {
+			return true, nil
+		}
+	}
+}
+
+// ngLink returns the link type of a pcapng interface; an interface whose
+// type the decoder does not know maps to a value it rejects, so those
+// packets are counted and skipped, not fatal.
+func (r *fileReader) ngLink(i int) flowkey.LinkType {
+	for len(r.ifs) < r.ng.NInterfaces() {
+		ifc, err := r.ng.Interface(len(r.ifs))
+		lt := flowkey.LinkType(0xffff)
+		if err == nil && ifc.LinkType <= 0xfffe {
+			lt = flowkey.LinkType(ifc.LinkType)
+		}
+		r.ifs = append(r.ifs, lt)
+	}
+	if i < 0 || i >= len(r.ifs) {
+		return 0xffff
+	}
+	return r.ifs[i]
+}
+
+func (r *fileReader) recordError(off int64, err error) error {
+	e := &FileError{Path: r.path, Packet: r.packets + 1, Offset: off}
+	if r.ng != nil {
+		e.Offset = -1 // the pcapng reader buffers on its own; offsets would be approximate
+	}
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		e.Err = fmt.Errorf("%w: file ends inside the record", ErrTruncatedRecord)
+	default:
+		e.Err = fmt.Errorf("%w: %v", ErrBadRecord, err)
+	}
+	return e
+}

@@ -1,0 +1,73 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/sink"
+	"github.com/flowscope-go/flowscope/source"
+)
+
+// FromSource adds a stage that reads src into batches of packets. Each
+// batch's watermark is the highest packet time read so far. The stage
+// ends at the source's io.EOF; any other error stops the graph. It does
+// not close src.
+func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.Packet]] {
+	out := NewPort[*Batch[flowscope.Packet]](g, name)
+	pool := NewPool[flowscope.Packet](2*g.buffer+2, source.DefaultBatchPackets)
+	g.Add(name, func(ctx context.Context) error {
+		defer close(out.ch)
+		var wm int64
+		for {
+			b := pool.Get()
+			sb := source.Batch{Packets: b.Items[:0], Data: b.Arena[:0]}
+			err := src.ReadBatch(ctx, &sb)
+			b.Items, b.Arena = sb.Packets, sb.Data
+			for i := range b.Items {
+				wm = max(wm, b.Items[i].Timestamp.UnixNano())
+			}
+			b.Watermark = wm
+			if len(b.Items) > 0 {
+				// Packets read before an error are still delivered.
+				if serr := send(ctx, out.ch, b); serr != nil {
+					b.Release()
+					return serr
+				}
+			} else {
+				b.Release()
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	return out
+}
+
+// To adds a stage that writes every batch to s, releases it, and flushes
+// s at the end of input. It does not flush on cancellation or error.
+func To[T any](g *Graph, name string, in Port[*Batch[T]], s sink.Sink[T]) {
+	src := In(in, name)
+	g.Add(name, func(ctx context.Context) error {
+		for b := range src {
+			err := s.Write(ctx, b.Items)
+			b.Release()
+			if err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.Flush(); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		return nil
+	})
+}
