@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -57,8 +58,8 @@ type Files struct {
 	// reader, when set, is the only input (see NewReader).
 	reader io.Reader
 	cur    *fileReader
-	next  int
-	stats Stats
+	next   int
+	stats  Stats
 }
 
 // OpenFiles returns a source over the given capture files, read in order.
@@ -156,23 +157,13 @@ func (f *Files) Close() error {
 
 var _ Source = (*Files)(nil)
 
-// countingReader counts the bytes its consumer has taken.
-type countingReader struct {
-	r *bufio.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // fileReader reads one capture file.
 type fileReader struct {
 	path string
 	file io.Closer
-	cr   *countingReader
+	// pos is the byte offset of the next pcap record: the file header,
+	// then 16 bytes of record header and the data of each record.
+	pos int64
 	pcap *pcapgo.Reader
 	ng   *pcapgo.NgReader
 	link flowkey.LinkType   // pcap
@@ -221,21 +212,20 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 		}
 		return fail(fmt.Errorf("%w: %d bytes, too short for a header", ErrNotCapture, len(magic)))
 	}
-	r.cr = &countingReader{r: br}
 	le, be := binary.LittleEndian.Uint32(magic), binary.BigEndian.Uint32(magic)
 	switch {
 	case le == magicMicro || be == magicMicro || le == magicNano || be == magicNano:
-		pr, err := pcapgo.NewReader(r.cr)
+		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return fail(fmt.Errorf("%w: bad pcap header: %v", ErrNotCapture, err))
 		}
 		lt := pr.LinkType()
 		if lt > 0xffff || !flowkey.LinkType(lt).Supported() {
-			return fail(fmt.Errorf("%w %d (%s)", ErrUnsupportedLink, uint32(lt), linkName(lt)))
+			return fail(fmt.Errorf("%w %d%s", ErrUnsupportedLink, uint32(lt), linkName(lt)))
 		}
-		r.pcap, r.link = pr, flowkey.LinkType(lt)
+		r.pcap, r.link, r.pos = pr, flowkey.LinkType(lt), 24
 	case le == magicPcapng:
-		nr, err := pcapgo.NewNgReader(r.cr, pcapgo.NgReaderOptions{})
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
 		if err != nil {
 			return fail(fmt.Errorf("%w: bad pcapng section header: %v", ErrNotCapture, err))
 		}
@@ -246,12 +236,13 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 	return r, nil
 }
 
+// linkName returns " (NAME)" for link types gopacket knows by name.
 func linkName(lt layers.LinkType) string {
 	s := lt.String()
-	if s == "" || s[0] == 'U' && len(s) > 7 && s[:7] == "Unknown" {
-		return "unknown"
+	if s == "" || strings.HasPrefix(s, "Unknown") || strings.HasPrefix(s, "LinkType(") {
+		return ""
 	}
-	return s
+	return " (" + s + ")"
 }
 
 func (r *fileReader) close() {
@@ -273,7 +264,7 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 		r.pending = false
 	}
 	for {
-		off := r.cr.n
+		off := r.pos
 		var (
 			data []byte
 			ci   gopacket.CaptureInfo
@@ -291,6 +282,7 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 			return false, r.recordError(off, rerr)
 		}
 		r.packets++
+		r.pos += 16 + int64(len(data))
 		p := flowscope.Packet{Timestamp: ci.Timestamp, Length: ci.Length, LinkType: r.link, Interface: ci.InterfaceIndex}
 		if r.ng != nil {
 			p.LinkType = r.ngLink(ci.InterfaceIndex)
@@ -328,7 +320,7 @@ func (r *fileReader) ngLink(i int) flowkey.LinkType {
 func (r *fileReader) recordError(off int64, err error) error {
 	e := &FileError{Path: r.path, Packet: r.packets + 1, Offset: off}
 	if r.ng != nil {
-		e.Offset = -1 // the pcapng reader buffers on its own; offsets would be approximate
+		e.Offset = -1 // pcapng blocks are parsed inside pcapgo; their offsets are not known here
 	}
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -13,8 +13,10 @@ import (
 
 // FromSource adds a stage that reads src into batches of packets. Each
 // batch's watermark is the highest packet time read so far. The stage
-// ends at the source's io.EOF; any other error stops the graph. It does
-// not close src.
+// ends at the source's io.EOF. A read error also ends the stream rather
+// than cancelling the graph, so everything read before the fault is
+// processed and flushed; Run then returns the error (see Graph.EndWith).
+// It does not close src.
 func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.Packet]] {
 	out := NewPort[*Batch[flowscope.Packet]](g, name)
 	pool := NewPool[flowscope.Packet](2*g.buffer+2, source.DefaultBatchPackets)
@@ -43,7 +45,11 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 				return nil
 			}
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				g.EndWith(name, err)
+				return nil
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -21,6 +22,8 @@ type Config struct {
 // the builder functions of this package, then call Run once. A Graph is
 // not safe for concurrent building.
 type Graph struct {
+	mu      sync.Mutex
+	endErr  error // set by EndWith
 	buffer  int
 	stages  []stageFunc
 	ports   []*portState
@@ -137,7 +140,28 @@ func (g *Graph) Run(ctx context.Context) error {
 	}
 	// errgroup keeps the first error: the cause, not the cancellations
 	// that it triggered in the other stages.
-	return eg.Wait()
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.endErr
+}
+
+// EndWith records err as the graph's result without cancelling anything.
+// A source stage whose input fails calls it and then returns nil, closing
+// its output: the stages after it drain and flush everything read before
+// the fault, and Run returns err (wrapped in a StageError naming stage)
+// once they are done. The first call wins.
+func (g *Graph) EndWith(stage string, err error) {
+	if err == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.endErr == nil {
+		g.endErr = &StageError{Stage: stage, Err: err}
+	}
 }
 
 // send delivers v on ch unless ctx is cancelled first.
