@@ -163,7 +163,7 @@ type fileReader struct {
 	file io.Closer
 	// pos is the byte offset of the next pcap record: the file header,
 	// then 16 bytes of record header and the data of each record.
-	pos int64
+	pos  int64
 	pcap *pcapgo.Reader
 	ng   *pcapgo.NgReader
 	link flowkey.LinkType   // pcap
@@ -225,7 +225,7 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 		}
 		r.pcap, r.link, r.pos = pr, flowkey.LinkType(lt), 24
 	case le == magicPcapng:
-		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return fail(fmt.Errorf("%w: bad pcapng section header: %v", ErrNotCapture, err))
 		}
