@@ -1,0 +1,158 @@
+package stage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/sink"
+	"github.com/flowscope-go/flowscope/source"
+	"github.com/flowscope-go/flowscope/stage"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:53")
+	t0  = time.Unix(1_700_000_000, 0)
+)
+
+func packets(gen []pcapgen.Packet) []flowscope.Packet {
+	out := make([]flowscope.Packet, len(gen))
+	for i, p := range gen {
+		out[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+	}
+	return out
+}
+
+// runFlows runs source → track(workers) → Zeek JSON and returns the output.
+func runFlows(t *testing.T, ctx context.Context, src source.Source, workers int, cfg *flowscope.Config) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	g := stage.New(nil)
+	events, _ := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, cfg)
+	stage.To(g, "write", events, sink.NewZeek(&out))
+	err := g.Run(ctx)
+	return out.String(), err
+}
+
+func sortedLines(s string) []string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	slices.Sort(l)
+	return l
+}
+
+// TestWorkerCountInvariance is a property test: for random captures,
+// every worker count from 1 to 8 gives the same multiset of records.
+func TestWorkerCountInvariance(t *testing.T) {
+	noLeaks(t)
+	// Short timeouts make idle expiry and flow splitting happen inside the
+	// captures, where shard clocks matter most.
+	cfg := &flowscope.Config{UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPEstablishedTimeout: 20 * time.Second}
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		pkts := packets(pcapgen.Random(rng, 50+rng.IntN(300), time.Duration(30+rng.IntN(300))*time.Second))
+		want, err := runFlows(t, context.Background(), source.NewMemory(pkts), 1, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := sortedLines(want)
+		for w := 2; w <= 8; w++ {
+			got, err := runFlows(t, context.Background(), source.NewMemory(pkts), w, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := sortedLines(got); !slices.Equal(g, base) {
+				t.Fatalf("seed %d: %d workers give %d records differing from 1 worker's %d", seed, w, len(g), len(base))
+			}
+		}
+		if len(base) < 50 {
+			t.Fatalf("seed %d: only %d records", seed, len(base))
+		}
+	}
+}
+
+// TestOutputIsDeterministic: the same input gives the same bytes, also
+// with several workers.
+func TestOutputIsDeterministic(t *testing.T) {
+	pkts := packets(pcapgen.Random(rand.New(rand.NewPCG(1, 2)), 400, time.Minute))
+	a, err := runFlows(t, context.Background(), source.NewMemory(pkts), 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		b, err := runFlows(t, context.Background(), source.NewMemory(pkts), 4, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != b {
+			t.Fatal("two runs on the same input gave different output")
+		}
+	}
+}
+
+// TestEndOfInputFlushes: every open flow ends with end_of_input.
+func TestEndOfInputFlushes(t *testing.T) {
+	noLeaks(t)
+	c := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 2, ReqSize: 10, RespSize: 10})
+	c = c[:len(c)-3] // no teardown: the connection is open at the end
+	out, err := runFlows(t, context.Background(), source.NewMemory(packets(c)), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `"end_reason":"end_of_input"`) || !strings.Contains(out, `"conn_state":"S1"`) {
+		t.Errorf("output = %s, want one S1 record ending end_of_input", out)
+	}
+}
+
+// failingSource delivers its packets, then fails.
+type failingSource struct {
+	*source.Memory
+	err error
+}
+
+func (f *failingSource) ReadBatch(ctx context.Context, b *source.Batch) error {
+	if err := f.Memory.ReadBatch(ctx, b); err != nil {
+		return f.err
+	}
+	return nil
+}
+
+// TestReadErrorStillFlushes: packets read before a source error are
+// tracked and their flows written; Run returns the error.
+func TestReadErrorStillFlushes(t *testing.T) {
+	noLeaks(t)
+	bad := errors.New("disk on fire")
+	pkts := packets(pcapgen.UDPExchange(cli, srv, t0, 3, 10, 10))
+	out, err := runFlows(t, context.Background(), &failingSource{source.NewMemory(pkts), bad}, 2, nil)
+	if !errors.Is(err, bad) || !strings.Contains(err.Error(), "read") {
+		t.Errorf("Run = %v, want the read error naming stage read", err)
+	}
+	if !strings.Contains(out, `"orig_pkts":3`) {
+		t.Errorf("records before the error were lost: %q", out)
+	}
+}
+
+// TestCancelDoesNotFlush: cancellation stops without writing the open
+// flows.
+func TestCancelDoesNotFlush(t *testing.T) {
+	noLeaks(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pkts := packets(pcapgen.UDPExchange(cli, srv, t0, 3, 10, 10))
+	out, err := runFlows(t, ctx, source.NewMemory(pkts), 2, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	if out != "" {
+		t.Errorf("cancelled run wrote %q", out)
+	}
+}
