@@ -1,0 +1,109 @@
+package sink_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/sink"
+)
+
+// records tracks a generated connection and returns its end events.
+func records(t *testing.T) []flowscope.FlowEvent {
+	t.Helper()
+	cli := netip.MustParseAddrPort("[2001:db8::1]:40000")
+	srv := netip.MustParseAddrPort("[2001:db8::2]:443")
+	pkts := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: time.Unix(1_700_000_000, 5000), Exchanges: 3, ReqSize: 200, RespSize: 2000})
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{StartEvents: true})
+	var evs []flowscope.FlowEvent
+	for _, p := range pkts {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pk, evs)
+	}
+	return tr.Flush(flowscope.EndOfInput, evs)
+}
+
+func TestZeekRecord(t *testing.T) {
+	evs := records(t)
+	var out bytes.Buffer
+	z := sink.NewZeek(&out)
+	if err := z.Write(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines for one start and one end event, want 1", n)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"_path": "conn", "ts": 1700000000.000005, "id.orig_h": "2001:db8::1", "id.orig_p": 40000.0,
+		"id.resp_h": "2001:db8::2", "id.resp_p": 443.0, "proto": "tcp", "orig_bytes": 600.0, "resp_bytes": 6000.0,
+		"conn_state": "SF", "history": "ShADdFf", "orig_pkts": 10.0, "resp_pkts": 8.0, "end_reason": "fin",
+		"orig_ip_bytes": 10*60.0 + 600, "resp_ip_bytes": 8*60.0 + 6000, "missed_bytes": 0.0, "ip_proto": 6.0,
+	}
+	for k, v := range want {
+		if rec[k] != v {
+			t.Errorf("%s = %v, want %v", k, rec[k], v)
+		}
+	}
+	uid, _ := rec["uid"].(string)
+	if len(uid) != 18 || uid[0] != 'C' || uid != evs[len(evs)-1].Flow.UID() {
+		t.Errorf("uid = %q", uid)
+	}
+	if cid, _ := rec["community_id"].(string); !strings.HasPrefix(cid, "1:") || len(cid) != 30 {
+		t.Errorf("community_id = %q", cid)
+	}
+}
+
+func TestAppendConnZeroAllocs(t *testing.T) {
+	evs := records(t)
+	r := &evs[len(evs)-1].Flow
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { buf = sink.AppendConn(buf[:0], r) }); n != 0 {
+		t.Errorf("AppendConn allocates %v times per record, want 0", n)
+	}
+}
+
+func TestTeeChanFunc(t *testing.T) {
+	evs := records(t)
+	ch := make(chan flowscope.FlowEvent, len(evs))
+	var seen int
+	var out bytes.Buffer
+	tee := sink.Tee[flowscope.FlowEvent]{
+		sink.NewZeek(&out),
+		sink.Chan[flowscope.FlowEvent]{C: ch},
+		sink.Func[flowscope.FlowEvent](func(_ context.Context, items []flowscope.FlowEvent) error { seen += len(items); return nil }),
+	}
+	if err := tee.Write(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := tee.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ch) != len(evs) || seen != len(evs) || out.Len() == 0 {
+		t.Errorf("chan got %d, func %d, zeek %d bytes; want %d events each", len(ch), seen, out.Len(), len(evs))
+	}
+	bad := errors.New("full")
+	failing := sink.Tee[flowscope.FlowEvent]{sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return bad })}
+	if err := failing.Write(context.Background(), evs); !errors.Is(err, bad) {
+		t.Errorf("Write = %v, want %v", err, bad)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (sink.Chan[flowscope.FlowEvent]{C: make(chan flowscope.FlowEvent)}).Write(ctx, evs); !errors.Is(err, context.Canceled) {
+		t.Errorf("blocked Chan.Write after cancel = %v", err)
+	}
+}
