@@ -1,0 +1,65 @@
+package flowscope_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+)
+
+// FuzzTracker feeds arbitrary frames (each prefixed by a one-byte time
+// step and a two-byte length) to a tracker with small bounds and checks
+// that every packet is accounted for exactly once: in a flow record or in
+// a skip counter.
+func FuzzTracker(f *testing.F) {
+	seed := func(pkts []pcapgen.Packet) []byte {
+		var b []byte
+		for i, p := range pkts {
+			b = append(b, byte(i%7))
+			b = binary.BigEndian.AppendUint16(b, uint16(len(p.Data)))
+			b = append(b, p.Data...)
+		}
+		return b
+	}
+	f.Add(seed(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 2, ReqSize: 5, RespSize: 9})))
+	f.Add(seed(pcapgen.UDPExchange(cli, srv, t0, 2, 3, 4)))
+	f.Add(seed(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 1, ReqSize: 5, RespSize: 9, Reset: true})))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+			MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
+		})
+		var evs []flowscope.FlowEvent
+		ts := t0
+		for len(in) >= 3 {
+			step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
+			in = in[3:]
+			n = min(n, len(in))
+			ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
+			p := flowscope.Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+			evs = tr.Track(&p, evs)
+			in = in[n:]
+			if tr.Len() > 4 {
+				t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
+			}
+		}
+		evs = tr.Flush(flowscope.EndOfInput, evs)
+		var inFlows uint64
+		for _, e := range evs {
+			r := &e.Flow
+			inFlows += r.Stats[0].Packets + r.Stats[1].Packets
+			if r.Reason == flowscope.NotEnded || r.Last < r.First {
+				t.Fatalf("bad record: %+v", r)
+			}
+		}
+		st := tr.Stats()
+		if inFlows+st.Skipped() != st.Packets {
+			t.Fatalf("%d packets in flows + %d skipped != %d tracked", inFlows, st.Skipped(), st.Packets)
+		}
+		if uint64(len(evs)) != st.Flows {
+			t.Fatalf("%d records for %d flows", len(evs), st.Flows)
+		}
+	})
+}

@@ -1,0 +1,52 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/source"
+)
+
+// FuzzReader reads arbitrary bytes as a capture: it must end with io.EOF
+// or a *FileError naming the input, never panic, and every delivered
+// packet's data must lie within the batch.
+func FuzzReader(f *testing.F) {
+	f.Add(sample.Capture[:400])
+	f.Add(sample.Capture[:24])
+	file, _ := pcapngTwoInterfaces(conn(1))
+	f.Add(file)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, err := source.NewReader("fuzz.pcap", bytes.NewReader(data))
+		if err != nil {
+			var fe *source.FileError
+			if !errors.As(err, &fe) || fe.Path != "fuzz.pcap" {
+				t.Fatalf("open error %v is not a FileError naming the input", err)
+			}
+			return
+		}
+		var b source.Batch
+		for range 10000 {
+			err := src.ReadBatch(context.Background(), &b)
+			for _, p := range b.Packets {
+				if len(p.Data) > len(data) {
+					t.Fatalf("packet of %d bytes from %d bytes of input", len(p.Data), len(data))
+				}
+			}
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var fe *source.FileError
+				if !errors.As(err, &fe) {
+					t.Fatalf("read error %v is not a FileError", err)
+				}
+				return
+			}
+		}
+		t.Fatal("reader did not end")
+	})
+}
