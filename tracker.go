@@ -91,6 +91,7 @@ const none = -1
 
 type entry[K Key] struct {
 	key        K
+	hash       uint64
 	rec        FlowRecord
 	side       [2]sideState
 	origIsFwd  bool // the originator sends in the key's forward direction
@@ -111,7 +112,7 @@ type Tracker[K Key] struct {
 
 	dec   flowkey.Decoder
 	d     flowkey.Decoded
-	index map[K]int32
+	table flowTable
 	flows []entry[K]
 	free  []int32
 	lists [numClasses]list
@@ -148,7 +149,7 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 	if t.maxFlows <= 0 {
 		t.maxFlows = DefaultMaxFlows
 	}
-	t.index = make(map[K]int32, min(t.maxFlows, 1024))
+	t.table.init(min(2*t.maxFlows, minTableSlots))
 	for i := range t.lists {
 		t.lists[i] = list{none, none}
 	}
@@ -159,7 +160,7 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 func (t *Tracker[K]) Stats() Stats { return t.stats }
 
 // Len returns the number of open flows.
-func (t *Tracker[K]) Len() int { return len(t.index) }
+func (t *Tracker[K]) Len() int { return t.table.count }
 
 // Now returns the tracker's clock: the highest packet time seen or
 // advanced to, in Unix nanoseconds.
@@ -204,7 +205,9 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		return t.maybeScan(out)
 	}
 
-	idx, found := t.index[key]
+	h := key.Hash()
+	idx := lookup(&t.table, t.flows, key, h)
+	found := idx >= 0
 	if found {
 		e := &t.flows[idx]
 		switch {
@@ -219,10 +222,10 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		}
 	}
 	if !found {
-		if len(t.index) >= t.maxFlows {
+		if t.table.count >= t.maxFlows {
 			out = t.evict(out)
 		}
-		idx = t.start(key, fwd, ts, d)
+		idx = t.start(key, h, fwd, ts, d)
 		if t.starts {
 			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.flows[idx].rec})
 		}
@@ -250,15 +253,18 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		}
 	}
 	// Move the flow to the tail of its (possibly new) class list: lists
-	// stay ordered by last packet time.
-	t.unlink(idx)
-	e.class = e.classify()
-	t.pushBack(idx)
+	// stay ordered by last packet time. A flow already at the tail of its
+	// class stays put, sparing the neighbours' cache lines.
+	if c := e.classify(); c != e.class || t.lists[c].tail != idx {
+		t.unlink(idx)
+		e.class = c
+		t.pushBack(idx)
+	}
 	return t.maybeScan(out)
 }
 
 // start creates a flow for key from its first packet.
-func (t *Tracker[K]) start(key K, fwd bool, ts int64, d *flowkey.Decoded) int32 {
+func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decoded) int32 {
 	var idx int32
 	if n := len(t.free); n > 0 {
 		idx = t.free[n-1]
@@ -268,7 +274,7 @@ func (t *Tracker[K]) start(key K, fwd bool, ts int64, d *flowkey.Decoded) int32 
 		idx = int32(len(t.flows) - 1)
 	}
 	e := &t.flows[idx]
-	*e = entry[K]{key: key, origIsFwd: fwd, prev: none, next: none}
+	*e = entry[K]{key: key, hash: h, origIsFwd: fwd, prev: none, next: none}
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
 	r.First, r.Last = ts, ts
@@ -282,7 +288,7 @@ func (t *Tracker[K]) start(key K, fwd bool, ts int64, d *flowkey.Decoded) int32 
 		r.History.add(histFlipped)
 	}
 	e.class = e.classify()
-	t.index[key] = idx
+	insert(&t.table, t.flows, idx, h)
 	t.stats.Flows++
 	return idx
 }
@@ -321,7 +327,7 @@ func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
 func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEvent {
 	e := &t.flows[idx]
 	t.unlink(idx)
-	delete(t.index, e.key)
+	remove(&t.table, t.flows, idx, e.hash)
 	t.free = append(t.free, idx)
 	r := &e.rec
 	r.Reason = reason

@@ -1,7 +1,7 @@
 package flowkey
 
 import (
-	"bytes"
+	"encoding/binary"
 	"net/netip"
 )
 
@@ -55,5 +55,23 @@ func (a Addr) AppendTo(b []byte) []byte { return a.Netip().AppendTo(b) }
 // String returns the RFC 5952 text form of a.
 func (a Addr) String() string { return a.Netip().String() }
 
-// Compare orders addresses by their bytes.
-func (a Addr) Compare(b Addr) int { return bytes.Compare(a[:], b[:]) }
+// Compare orders addresses by their bytes. It compares two 64-bit words
+// rather than calling bytes.Compare: this sits on the per-packet path of
+// every 5-tuple key.
+func (a Addr) Compare(b Addr) int {
+	ah, bh := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if ah != bh {
+		if ah < bh {
+			return -1
+		}
+		return 1
+	}
+	al, bl := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])
+	switch {
+	case al < bl:
+		return -1
+	case al > bl:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,224 @@
+// Package bench holds whole-path benchmarks of flowscope on a generated
+// capture of over a million packets, each measured beside a baseline in
+// the same run. See bench/run.sh and bench/README.md.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/sink"
+	"github.com/flowscope-go/flowscope/source"
+	"github.com/flowscope-go/flowscope/stage"
+)
+
+// The generated capture: benchFlows TCP connections of benchExchanges
+// request/response pairs each, interleaved over ten minutes.
+const (
+	benchFlows     = 12_500
+	benchExchanges = 28
+	benchPackets   = benchFlows * (6 + 3*benchExchanges) // 1,125,000
+)
+
+var (
+	captureOnce sync.Once
+	capturePath string
+	captureErr  error
+)
+
+// capture returns the path of the benchmark capture, generating it into
+// the temporary directory on first use (about 170 MB; kept between runs).
+func capture(b *testing.B) string {
+	captureOnce.Do(func() {
+		capturePath = filepath.Join(os.TempDir(), fmt.Sprintf("flowscope-bench-%d.pcap", benchPackets))
+		if st, err := os.Stat(capturePath); err == nil && st.Size() > 0 {
+			return
+		}
+		var all []pcapgen.Packet
+		base := time.Unix(1_700_000_000, 0)
+		for i := range benchFlows {
+			cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+			srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 50)}), 80)
+			all = append(all, pcapgen.TCPConn(pcapgen.Conn{
+				Client: cli, Server: srv, Start: base.Add(time.Duration(i) * 48 * time.Millisecond),
+				Exchanges: benchExchanges, ReqSize: 64, RespSize: 200, Gap: 100 * time.Millisecond,
+			})...)
+		}
+		slices.SortStableFunc(all, func(a, b pcapgen.Packet) int { return a.TS.Compare(b.TS) })
+		tmp := capturePath + ".tmp"
+		f, err := os.Create(tmp)
+		if err != nil {
+			captureErr = err
+			return
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := pcapgen.WritePcap(w, all); err != nil {
+			captureErr = err
+		} else if err := w.Flush(); err != nil {
+			captureErr = err
+		}
+		f.Close()
+		if captureErr == nil {
+			captureErr = os.Rename(tmp, capturePath)
+		}
+	})
+	if captureErr != nil {
+		b.Fatal(captureErr)
+	}
+	return capturePath
+}
+
+func perPacket(b *testing.B, packets int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*packets), "ns/pkt")
+}
+
+// BenchmarkPcapgoRead is the baseline: a plain zero-copy pcapgo read of
+// the whole file, nothing else.
+func BenchmarkPcapgoRead(b *testing.B) {
+	path := capture(b)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = 0
+		for {
+			_, _, err := r.ZeroCopyReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		f.Close()
+	}
+	if n != benchPackets {
+		b.Fatalf("read %d packets, want %d", n, benchPackets)
+	}
+	perPacket(b, n)
+}
+
+// BenchmarkSourceRead is the file source alone: pcapgo's zero-copy read
+// plus the copy of each packet into its batch.
+func BenchmarkSourceRead(b *testing.B) {
+	path := capture(b)
+	b.ReportAllocs()
+	var batch source.Batch
+	n := 0
+	for b.Loop() {
+		src, err := source.OpenFiles(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = 0
+		for {
+			err := src.ReadBatch(context.Background(), &batch)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(batch.Packets)
+		}
+		src.Close()
+	}
+	if n != benchPackets {
+		b.Fatalf("read %d packets, want %d", n, benchPackets)
+	}
+	perPacket(b, n)
+}
+
+// BenchmarkReadDecodeTrack is the flow-tracking path on one core: the
+// file source's batches, decoding, 5-tuple keying and the tracker. The
+// tracker is reused across passes, as a long-running one would be, so the
+// figures show the steady state.
+func BenchmarkReadDecodeTrack(b *testing.B) {
+	path := capture(b)
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	evs := make([]flowscope.FlowEvent, 0, 1024)
+	var batch source.Batch
+	pass := func() (n, flows int) {
+		src, err := source.OpenFiles(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			err := src.ReadBatch(context.Background(), &batch)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range batch.Packets {
+				evs = tr.Track(&batch.Packets[i], evs[:0])
+				flows += len(evs)
+			}
+			n += len(batch.Packets)
+		}
+		src.Close()
+		evs = tr.Flush(flowscope.EndOfInput, evs[:0])
+		return n, flows + len(evs)
+	}
+	pass() // warm the flow table's memory
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n, flows int
+	for b.Loop() {
+		n, flows = pass()
+	}
+	if n != benchPackets || flows != benchFlows {
+		b.Fatalf("%d packets, %d flows; want %d, %d", n, flows, benchPackets, benchFlows)
+	}
+	perPacket(b, n)
+}
+
+// BenchmarkPipeline runs the whole command path: file source, stage
+// graph, flow tracking on W workers, Zeek JSON encoding to io.Discard.
+func BenchmarkPipeline(b *testing.B) {
+	path := capture(b)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.ReportAllocs()
+			var packets uint64
+			for b.Loop() {
+				src, err := source.OpenFiles(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				g := stage.New(nil)
+				events, stats := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, nil)
+				stage.To(g, "write", events, sink.NewZeek(io.Discard))
+				if err := g.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				src.Close()
+				packets = stats.Stats().Packets
+			}
+			perPacket(b, int(packets))
+		})
+	}
+}

@@ -1,0 +1,103 @@
+package flowscope
+
+// flowTable maps flow keys to entry indices. It is an open-addressing
+// hash table with linear probing over the keys' own Hash, in place of a
+// Go map: a slot holds the entry index and 32 bits of the hash, so a
+// lookup reads one slot and then the entry it needs anyway, where a
+// map[K]int32 reads its own copy of the key first. On the 1.1M-packet,
+// 12.5k-flow benchmark this was the largest single cost of tracking (see
+// bench/README.md).
+//
+// Deletion shifts later slots back (no tombstones), so lookups stay short
+// however many flows come and go.
+type flowTable struct {
+	slots []uint64 // hash>>32 << 32 | index+1; 0 is empty
+	mask  uint64
+	count int
+}
+
+const minTableSlots = 1024
+
+func (t *flowTable) init(slots int) {
+	n := minTableSlots
+	for n < slots {
+		n <<= 1
+	}
+	t.slots = make([]uint64, n)
+	t.mask = uint64(n - 1)
+	t.count = 0
+}
+
+func slotOf(hash uint64, idx int32) uint64 { return hash>>32<<32 | uint64(uint32(idx+1)) }
+
+// lookup returns the index of the entry with key k (hash h), or -1. eq
+// reports whether entry idx holds k.
+func lookup[K Key](t *flowTable, flows []entry[K], k K, h uint64) int32 {
+	tag := h >> 32
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 == tag {
+			idx := int32(uint32(s)) - 1
+			if flows[idx].key == k {
+				return idx
+			}
+		}
+	}
+}
+
+// insert adds entry idx with hash h; the key must not be present. The
+// table doubles when it would be more than half full.
+func insert[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
+	if 2*(t.count+1) > len(t.slots) {
+		old := t.slots
+		t.init(2 * len(old))
+		for _, s := range old {
+			if s != 0 {
+				j := int32(uint32(s)) - 1
+				t.place(flows[j].hash, j)
+			}
+		}
+	}
+	t.place(h, idx)
+}
+
+func (t *flowTable) place(h uint64, idx int32) {
+	i := h & t.mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = slotOf(h, idx)
+	t.count++
+}
+
+// remove deletes entry idx (hash h), shifting back the slots after it
+// that would otherwise become unreachable.
+func remove[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
+	want := uint64(uint32(idx + 1))
+	i := h & t.mask
+	for uint64(uint32(t.slots[i])) != want {
+		i = (i + 1) & t.mask
+	}
+	t.count--
+	for {
+		t.slots[i] = 0
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			s := t.slots[j]
+			if s == 0 {
+				return
+			}
+			home := flows[int32(uint32(s))-1].hash & t.mask
+			// The slot at j may move to i if its home is not in (i, j].
+			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+				t.slots[i] = s
+				i = j
+				break
+			}
+		}
+	}
+}
