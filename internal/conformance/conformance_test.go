@@ -31,6 +31,9 @@ func corpusDir(t *testing.T) string {
 		dir = filepath.Join("..", "..", "..", "shared", "corpus")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pcaps")); err != nil {
+		if os.Getenv("FLOWSCOPE_REQUIRE_CORPUS") != "" {
+			t.Fatalf("conformance corpus not found at %s: %v", dir, err)
+		}
 		t.Skipf("conformance corpus not found at %s (it lives in ../shared beside the repository; "+
 			"set FLOWSCOPE_CORPUS to point elsewhere): %v", dir, err)
 	}
