@@ -11,7 +11,11 @@ type FiveTuple struct {
 	Lo, Hi         Addr
 	LoPort, HiPort uint16
 	Proto          uint8
-	_              [3]byte // explicit padding keeps hashing of raw words well defined
+	// pad is always zero. It is a named field, not a blank one, so that
+	// the struct is plain memory: == compiles to one memory comparison
+	// instead of a field-by-field function, which the flow table's
+	// lookup pays on every packet.
+	pad [3]byte
 }
 
 // FiveTupleOf returns the 5-tuple key of a decoded packet and whether the
@@ -32,12 +36,14 @@ func FiveTupleOf(d *Decoded) (k FiveTuple, forward bool) {
 
 // Hash returns a deterministic hash of k. Because k is canonical, both
 // directions of a flow hash alike, which is what sharding by flow needs.
+// The words are multiplied independently and summed, then mixed once, so
+// the multiplications overlap instead of forming one long chain.
 func (k FiveTuple) Hash() uint64 {
-	h := mix(0, binary.LittleEndian.Uint64(k.Lo[0:8]))
-	h = mix(h, binary.LittleEndian.Uint64(k.Lo[8:16]))
-	h = mix(h, binary.LittleEndian.Uint64(k.Hi[0:8]))
-	h = mix(h, binary.LittleEndian.Uint64(k.Hi[8:16]))
-	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.Proto)<<32)
+	h := binary.LittleEndian.Uint64(k.Lo[0:8])*0x9e3779b97f4a7c15 +
+		binary.LittleEndian.Uint64(k.Lo[8:16])*0xc2b2ae3d27d4eb4f +
+		binary.LittleEndian.Uint64(k.Hi[0:8])*0x165667b19e3779f9 +
+		binary.LittleEndian.Uint64(k.Hi[8:16])*0xd6e8feb86659fd93 +
+		(uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.Proto)<<32)*0xff51afd7ed558ccd
 	return finish(h)
 }
 
