@@ -53,22 +53,25 @@ type Key interface {
 	Hash() uint64
 }
 
-// Extractor derives a flow key from a decoded packet. Extract returns the
-// key, whether the packet travels in the key's forward direction, and ok
-// false when the packet belongs to no flow of this kind. An Extractor is
-// called from one goroutine at a time per tracker and must not keep d.
+// Extractor derives a flow key from a decoded packet. Extract fills key
+// and returns whether the packet travels in the key's forward direction,
+// and ok false when the packet belongs to no flow of this kind (key is
+// then unspecified). It fills caller-owned memory rather than returning
+// the key, sparing a copy of the key on every packet. An Extractor is
+// called from one goroutine at a time per tracker and must keep neither d
+// nor key.
 //
 // flowkey provides FiveTupleExtractor, IPPairExtractor and
 // MACPairExtractor.
 type Extractor[K Key] interface {
-	Extract(d *flowkey.Decoded) (key K, forward, ok bool)
+	Extract(d *flowkey.Decoded, key *K) (forward, ok bool)
 }
 
 // ExtractorFunc adapts a function to the Extractor interface.
-type ExtractorFunc[K Key] func(d *flowkey.Decoded) (key K, forward, ok bool)
+type ExtractorFunc[K Key] func(d *flowkey.Decoded, key *K) (forward, ok bool)
 
-// Extract calls f(d).
-func (f ExtractorFunc[K]) Extract(d *flowkey.Decoded) (K, bool, bool) { return f(d) }
+// Extract calls f(d, key).
+func (f ExtractorFunc[K]) Extract(d *flowkey.Decoded, key *K) (bool, bool) { return f(d, key) }
 
 var (
 	_ Extractor[flowkey.FiveTuple] = flowkey.FiveTupleExtractor{}

@@ -115,6 +115,7 @@ type Tracker[K Key] struct {
 
 	dec   flowkey.Decoder
 	d     flowkey.Decoded
+	key   K
 	table flowTable
 	flows []entry[K]
 	free  []int32
@@ -204,7 +205,8 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 			return t.maybeScan(out)
 		}
 	}
-	key, fwd, ok := t.ext.Extract(d)
+	fwd, ok := t.ext.Extract(d, &t.key)
+	key := t.key
 	if !ok {
 		switch {
 		case d.Fragment:

@@ -10,8 +10,11 @@ import (
 // byte for byte, so keys built from it hash and compare as plain memory.
 type Addr [16]byte
 
-// v4Prefix is the IPv4-mapped IPv6 prefix.
-var v4Prefix = [12]byte{10: 0xff, 11: 0xff}
+// v4Prefix is the IPv4-mapped IPv6 prefix; v4Mapped is 0.0.0.0 mapped.
+var (
+	v4Prefix = [12]byte{10: 0xff, 11: 0xff}
+	v4Mapped = Addr{10: 0xff, 11: 0xff}
+)
 
 // AddrFrom4 returns the Addr of an IPv4 address.
 func AddrFrom4(a [4]byte) Addr {

@@ -239,8 +239,9 @@ func (d *Decoded) decodeIPv4(b []byte) error {
 	}
 	d.IPVersion = 4
 	d.IPLength = total
-	d.Src = AddrFrom4([4]byte(b[12:16]))
-	d.Dst = AddrFrom4([4]byte(b[16:20]))
+	d.Src, d.Dst = v4Mapped, v4Mapped
+	copy(d.Src[12:], b[12:16])
+	copy(d.Dst[12:], b[16:20])
 	d.Proto = b[9]
 	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
 		d.Fragment = true

@@ -21,17 +21,23 @@ type FiveTuple struct {
 // FiveTupleOf returns the 5-tuple key of a decoded packet and whether the
 // packet travels from the key's Lo endpoint to its Hi endpoint.
 func FiveTupleOf(d *Decoded) (k FiveTuple, forward bool) {
+	forward = k.set(d)
+	return k, forward
+}
+
+// set fills k from d and reports whether d travels from Lo to Hi.
+func (k *FiveTuple) set(d *Decoded) bool {
 	sp, dp := d.SrcPort, d.DstPort
 	if d.Proto == ProtoICMP || d.Proto == ProtoICMPv6 {
 		sp, dp, _ = ICMPPorts(d.Proto, uint8(sp), uint8(dp))
 	}
-	k.Proto = d.Proto
+	k.Proto, k.pad = d.Proto, [3]byte{}
 	if c := d.Src.Compare(d.Dst); c < 0 || (c == 0 && sp <= dp) {
 		k.Lo, k.Hi, k.LoPort, k.HiPort = d.Src, d.Dst, sp, dp
-		return k, true
+		return true
 	}
 	k.Lo, k.Hi, k.LoPort, k.HiPort = d.Dst, d.Src, dp, sp
-	return k, false
+	return false
 }
 
 // Hash returns a deterministic hash of k. Because k is canonical, both
@@ -144,37 +150,36 @@ func ICMPPorts(proto, typ, code uint8) (sport, dport uint16, oneWay bool) {
 // satisfies flowscope.Extractor[FiveTuple].
 type FiveTupleExtractor struct{}
 
-// Extract returns the 5-tuple of d; ok is false for non-IP packets and
-// for fragments, whose ports are unknown.
-func (FiveTupleExtractor) Extract(d *Decoded) (k FiveTuple, forward, ok bool) {
+// Extract fills k with the 5-tuple of d; ok is false for non-IP packets
+// and for fragments, whose ports are unknown.
+func (FiveTupleExtractor) Extract(d *Decoded, k *FiveTuple) (forward, ok bool) {
 	if d.IPVersion == 0 || d.Fragment {
-		return k, false, false
+		return false, false
 	}
-	k, forward = FiveTupleOf(d)
-	return k, forward, true
+	return k.set(d), true
 }
 
 // IPPairExtractor keys flows by the pair of IP addresses.
 type IPPairExtractor struct{}
 
-// Extract returns the IP pair of d; ok is false for non-IP packets.
-func (IPPairExtractor) Extract(d *Decoded) (k IPPair, forward, ok bool) {
+// Extract fills k with the IP pair of d; ok is false for non-IP packets.
+func (IPPairExtractor) Extract(d *Decoded, k *IPPair) (forward, ok bool) {
 	if d.IPVersion == 0 {
-		return k, false, false
+		return false, false
 	}
-	k, forward = IPPairOf(d)
-	return k, forward, true
+	*k, forward = IPPairOf(d)
+	return forward, true
 }
 
 // MACPairExtractor keys flows by the pair of Ethernet addresses.
 type MACPairExtractor struct{}
 
-// Extract returns the MAC pair of d; ok is false when the link layer
+// Extract fills k with the MAC pair of d; ok is false when the link layer
 // carried no source address.
-func (MACPairExtractor) Extract(d *Decoded) (k MACPair, forward, ok bool) {
+func (MACPairExtractor) Extract(d *Decoded, k *MACPair) (forward, ok bool) {
 	if d.SrcMAC == ([6]byte{}) {
-		return k, false, false
+		return false, false
 	}
-	k, forward = MACPairOf(d)
-	return k, forward, true
+	*k, forward = MACPairOf(d)
+	return forward, true
 }

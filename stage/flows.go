@@ -50,11 +50,14 @@ func Track[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Pack
 	}
 	var dec flowkey.Decoder
 	var d flowkey.Decoded
+	// k lives outside the closure: a local passed to the interface method
+	// would move to the heap on every packet.
+	var k K
 	parts := Partition(g, name+"/partition", in, workers, func(p *flowscope.Packet) int {
 		// A packet that yields no key goes to shard 0, which counts it
 		// as skipped; decode errors leave d empty enough for that.
 		_ = dec.Decode(p.LinkType, p.Data, &d)
-		k, _, ok := ext.Extract(&d)
+		_, ok := ext.Extract(&d, &k)
 		if !ok {
 			return 0
 		}

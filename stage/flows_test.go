@@ -156,3 +156,24 @@ func TestCancelDoesNotFlush(t *testing.T) {
 		t.Errorf("cancelled run wrote %q", out)
 	}
 }
+
+// TestPipelineAllocationsPerPacket: the streaming path allocates per
+// batch and per flow, never per packet, with one worker or several.
+func TestPipelineAllocationsPerPacket(t *testing.T) {
+	pkts := packets(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 3000, ReqSize: 10, RespSize: 10}))
+	for _, w := range []int{1, 3} {
+		allocs := testing.AllocsPerRun(3, func() {
+			g := stage.New(nil)
+			events, _ := stage.TrackFlows(g, "track", stage.FromSource(g, "read", source.NewMemory(pkts)), w, nil)
+			stage.To(g, "discard", events, sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return nil }))
+			if err := g.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// 9,000 packets in about 36 batches: a per-packet allocation would
+		// show as thousands.
+		if perPacket := allocs / float64(len(pkts)); perPacket > 0.1 {
+			t.Errorf("workers=%d: %.0f allocations for %d packets (%.2f per packet)", w, allocs, len(pkts), perPacket)
+		}
+	}
+}
