@@ -47,35 +47,37 @@ type sideState struct {
 	fins       uint32
 }
 
-func letterBit(c byte) uint16 {
-	switch c {
-	case histSYN:
-		return 1 << 0
-	case histSYNACK:
-		return 1 << 1
-	case histACK:
-		return 1 << 2
-	case histData:
-		return 1 << 3
-	case histFIN:
-		return 1 << 4
-	case histRST:
-		return 1 << 5
-	case histMulti:
-		return 1 << 6
+// Bits of sideState.seen, one per once-per-side letter, in the order
+// Zeek writes letters caused by the same packet.
+const (
+	bitMulti uint16 = 1 << iota
+	bitSYN
+	bitSYNACK
+	bitFIN
+	bitRST
+	bitData
+	bitACK
+	numLetterBits = iota
+)
+
+var letterOfBit = [numLetterBits]byte{histMulti, histSYN, histSYNACK, histFIN, histRST, histData, histACK}
+
+// letters records the once-per-side letters in bits, which side s has
+// not shown before.
+func (e *entry[K]) letters(s Side, bits uint16) {
+	e.side[s].seen |= bits
+	for i, c := range letterOfBit {
+		if bits&(1<<i) != 0 {
+			e.rec.History.add(caseFor(s, c))
+		}
 	}
-	return 0
 }
 
-// letter records a once-per-side history letter.
-func (e *entry[K]) letter(s Side, c byte) {
-	st := &e.side[s]
-	bit := letterBit(c)
-	if st.seen&bit != 0 {
-		return
+// letter records one once-per-side letter.
+func (e *entry[K]) letter(s Side, bit uint16) {
+	if e.side[s].seen&bit == 0 {
+		e.letters(s, bit)
 	}
-	st.seen |= bit
-	e.rec.History.add(caseFor(s, c))
 }
 
 // countLetter records a repeating letter the 1st, 10th, 100th ... time,
@@ -113,27 +115,32 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
 	f := d.Flags
 	syn, ack, fin, rst := f&flowkey.FlagSYN != 0, f&flowkey.FlagACK != 0, f&flowkey.FlagFIN != 0, f&flowkey.FlagRST != 0
 
-	// History.
-	if syn && (fin || rst) {
-		e.letter(s, histMulti)
-	}
+	// History: collect this packet's once-per-side letters as bits, and
+	// take the slow path only for letters not seen before on this side.
+	var want uint16
 	if syn {
+		if fin || rst {
+			want |= bitMulti
+		}
 		if ack {
-			e.letter(s, histSYNACK)
+			want |= bitSYNACK
 		} else {
-			e.letter(s, histSYN)
+			want |= bitSYN
 		}
 	}
 	if fin {
-		e.letter(s, histFIN)
+		want |= bitFIN
 	}
 	if rst {
-		e.letter(s, histRST)
+		want |= bitRST
 	}
 	if d.PayloadLen > 0 {
-		e.letter(s, histData)
+		want |= bitData
 	} else if ack && !syn && !fin && !rst {
-		e.letter(s, histACK)
+		want |= bitACK
+	}
+	if fresh := want &^ me.seen; fresh != 0 {
+		e.letters(s, fresh)
 	}
 	if d.Window == 0 && !syn && !fin && !rst {
 		e.countLetter(s, histZeroWin, &me.zeroWin)
@@ -173,7 +180,11 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
 		}
 	}
 
-	// Endpoint state machine.
+	// Endpoint state machine. A plain segment between established
+	// endpoints changes nothing: the common case returns here.
+	if f&(flowkey.FlagSYN|flowkey.FlagFIN|flowkey.FlagRST) == 0 && me.state == tcpEstablished {
+		return
+	}
 	me.prev = me.state
 	switch me.state {
 	case tcpInactive:

@@ -263,7 +263,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		}
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
-			e.letter(s, histData)
+			e.letter(s, bitData)
 		}
 	}
 	// Keep the flow's place in its class list roughly in step with its
@@ -385,10 +385,16 @@ func (t *Tracker[K]) evict(out []FlowEvent) []FlowEvent {
 	return t.end(victim, EndEvicted, out)
 }
 
+// maybeScan looks for idle flows once per scanInterval of packet time.
+// The check is kept apart from the scan so that it inlines into Track.
 func (t *Tracker[K]) maybeScan(out []FlowEvent) []FlowEvent {
 	if t.now < t.nextScan {
 		return out
 	}
+	return t.scan(out)
+}
+
+func (t *Tracker[K]) scan(out []FlowEvent) []FlowEvent {
 	t.nextScan = t.now + scanInterval
 	return t.expire(t.now, out)
 }
