@@ -120,8 +120,10 @@ type Decoder struct{}
 // sentinel errors above. On ErrFragment the IP fields of d are valid.
 //
 // Decode allocates nothing. It is hand-written rather than built on
-// gopacket's DecodingLayerParser: on Ethernet/IPv4/TCP frames it measured
-// about 4x faster (see BenchmarkDecode in this package).
+// gopacket's DecodingLayerParser: on the same Ethernet frames (IPv4/TCP,
+// IPv6/UDP, 802.1Q) it measured 10.5 ns a frame against 63.5 ns, medians
+// of five runs of BenchmarkDecode and BenchmarkDecodingLayerParser in
+// this package.
 func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 	*d = Decoded{}
 	var etype uint16
