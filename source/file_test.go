@@ -321,3 +321,25 @@ func TestMemory(t *testing.T) {
 		t.Errorf("drained memory source: %v, want io.EOF", err)
 	}
 }
+
+func TestFuncSource(t *testing.T) {
+	want := conn(1)
+	i := 0
+	src := source.Func(func(ctx context.Context, b *source.Batch) error {
+		for ; i < len(want); i++ {
+			p := flowscope.Packet{Data: want[i].Data, Timestamp: want[i].TS, LinkType: flowkey.LinkEthernet}
+			if !b.Append(p) {
+				return nil
+			}
+		}
+		if b.Len() == 0 {
+			return io.EOF
+		}
+		return nil
+	})
+	g, err := readAll(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, g, want, time.Nanosecond)
+}

@@ -21,6 +21,34 @@ type Source interface {
 	Close() error
 }
 
+// Func adapts a function to the Source interface, for sources with no
+// statistics and nothing to close: f fills the batch as ReadBatch does.
+type Func func(ctx context.Context, b *Batch) error
+
+// ReadBatch resets b and calls f.
+func (f Func) ReadBatch(ctx context.Context, b *Batch) error {
+	b.Reset()
+	return f(ctx, b)
+}
+
+// Stats returns zero counters.
+func (f Func) Stats() Stats { return Stats{} }
+
+// Close does nothing.
+func (f Func) Close() error { return nil }
+
+// Append copies p and its data into b, for sources built on Func. It
+// reports false, copying nothing, when b is full; an empty batch takes
+// any packet.
+func (b *Batch) Append(p flowscope.Packet) bool {
+	if len(b.Packets) > 0 && !b.room(len(p.Data)) {
+		return false
+	}
+	b.room(0)
+	b.add(p, p.Data)
+	return true
+}
+
 // Stats counts what a source delivered.
 type Stats struct {
 	// Packets and Bytes (captured bytes) delivered.
@@ -101,11 +129,9 @@ func (m *Memory) ReadBatch(ctx context.Context, b *Batch) error {
 	}
 	for m.next < len(m.pkts) {
 		p := m.pkts[m.next]
-		if len(b.Packets) > 0 && !b.room(len(p.Data)) {
+		if !b.Append(p) {
 			break
 		}
-		b.room(0)
-		b.add(p, p.Data)
 		m.next++
 		m.stats.Packets++
 		m.stats.Bytes += uint64(len(p.Data))
@@ -122,4 +148,7 @@ func (m *Memory) Stats() Stats { return m.stats }
 // Close implements Source.
 func (m *Memory) Close() error { return nil }
 
-var _ Source = (*Memory)(nil)
+var (
+	_ Source = (*Memory)(nil)
+	_ Source = Func(nil)
+)

@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("flowscope", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, usage, runtime.NumCPU()) }
+	fs.Usage = func() {} // -h is handled below; other errors get one line
 	fs.Var(&o.reads, "r", "read a capture file (repeatable)")
 	fs.StringVar(&o.write, "w", "", "write records to this file")
 	fs.StringVar(&o.format, "format", "zeek", "output format")
@@ -89,8 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "q", false, "no summary line")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, usage, runtime.NumCPU())
 			return 0
 		}
+		fmt.Fprintln(stderr, "flowscope: see flowscope -h for the options")
 		return 2
 	}
 	if fs.NArg() > 0 {
