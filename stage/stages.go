@@ -119,16 +119,11 @@ func Tee[T any](g *Graph, name string, in Port[T], n int) []Port[T] {
 // Merge adds a stage that forwards the items of all inputs, in the order
 // they arrive. It ends when every input is closed.
 func Merge[T any](g *Graph, name string, ins ...Port[T]) Port[T] {
-	srcs := make([]<-chan T, len(ins))
-	for i, p := range ins {
-		srcs[i] = In(p, name)
-	}
+	srcs := inAll(ins, name)
 	out := NewPort[T](g, name)
 	g.Add(name, func(ctx context.Context) error {
 		defer close(out.ch)
 		errs := make(chan error, len(srcs))
-		done := make(chan struct{})
-		defer close(done)
 		for _, src := range srcs {
 			go func() {
 				for v := range src {
@@ -156,10 +151,7 @@ func Merge[T any](g *Graph, name string, ins ...Port[T]) Port[T] {
 // output per input (such as the shards behind Partition), it restores a
 // deterministic order: the same input gives the same output sequence.
 func MergeInOrder[T any](g *Graph, name string, ins ...Port[T]) Port[T] {
-	srcs := make([]<-chan T, len(ins))
-	for i, p := range ins {
-		srcs[i] = In(p, name)
-	}
+	srcs := inAll(ins, name)
 	out := NewPort[T](g, name)
 	g.Add(name, func(ctx context.Context) error {
 		defer close(out.ch)
@@ -240,4 +232,13 @@ func Partition[T any](g *Graph, name string, in Port[*Batch[T]], n int, shard fu
 		return nil
 	})
 	return outs
+}
+
+// inAll marks every port in ins as consumed by the stage named by.
+func inAll[T any](ins []Port[T], by string) []<-chan T {
+	srcs := make([]<-chan T, len(ins))
+	for i, p := range ins {
+		srcs[i] = In(p, by)
+	}
+	return srcs
 }
