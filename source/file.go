@@ -256,11 +256,9 @@ func (r *fileReader) close() {
 // file ends (io.EOF) or fails.
 func (r *fileReader) fill(b *Batch) (full bool, err error) {
 	if r.pending {
-		if len(b.Packets) > 0 && !b.room(len(r.pendingData)) {
+		if !b.put(r.pendingPkt, r.pendingData) {
 			return true, nil
 		}
-		b.room(0)
-		b.add(r.pendingPkt, r.pendingData)
 		r.pending = false
 	}
 	for {
@@ -287,12 +285,10 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 		if r.ng != nil {
 			p.LinkType = r.ngLink(ci.InterfaceIndex)
 		}
-		if len(b.Packets) > 0 && !b.room(len(data)) {
+		if !b.put(p, data) {
 			r.pending, r.pendingPkt, r.pendingData = true, p, data
 			return true, nil
 		}
-		b.room(0)
-		b.add(p, data)
 		if len(b.Packets) == cap(b.Packets) {
 			return true, nil
 		}

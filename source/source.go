@@ -40,14 +40,7 @@ func (f Func) Close() error { return nil }
 // Append copies p and its data into b, for sources built on Func. It
 // reports false, copying nothing, when b is full; an empty batch takes
 // any packet.
-func (b *Batch) Append(p flowscope.Packet) bool {
-	if len(b.Packets) > 0 && !b.room(len(p.Data)) {
-		return false
-	}
-	b.room(0)
-	b.add(p, p.Data)
-	return true
-}
+func (b *Batch) Append(p flowscope.Packet) bool { return b.put(p, p.Data) }
 
 // Stats counts what a source delivered.
 type Stats struct {
@@ -85,28 +78,29 @@ func (b *Batch) Reset() {
 // Len returns the number of packets.
 func (b *Batch) Len() int { return len(b.Packets) }
 
-// room reports whether b can take one more packet of n bytes without
-// moving its buffer (which would alias earlier packets to a stale copy).
-func (b *Batch) room(n int) bool {
-	if cap(b.Data) == 0 {
-		b.Data = make([]byte, 0, DefaultBatchBytes)
-	}
+// put copies p, with data as its bytes, into b, unless b is full: it
+// holds its maximum of packets, or its buffer lacks room for data (growing
+// it would leave earlier packets pointing at the old buffer). An empty
+// batch takes any packet, growing its buffer if it must.
+func (b *Batch) put(p flowscope.Packet, data []byte) bool {
 	if cap(b.Packets) == 0 {
 		b.Packets = make([]flowscope.Packet, 0, DefaultBatchPackets)
 	}
-	return len(b.Packets) < cap(b.Packets) && cap(b.Data)-len(b.Data) >= n
-}
-
-// add copies p (with data) into b. The caller has checked room, except
-// for the first packet of a batch, for which the buffer grows if needed.
-func (b *Batch) add(p flowscope.Packet, data []byte) {
-	if cap(b.Data)-len(b.Data) < len(data) {
+	if cap(b.Data) == 0 {
+		b.Data = make([]byte, 0, DefaultBatchBytes)
+	}
+	free := cap(b.Data) - len(b.Data)
+	if len(b.Packets) > 0 && (len(b.Packets) == cap(b.Packets) || free < len(data)) {
+		return false
+	}
+	if free < len(data) {
 		b.Data = make([]byte, 0, max(2*cap(b.Data), len(data)))
 	}
 	off := len(b.Data)
 	b.Data = append(b.Data, data...)
 	p.Data = b.Data[off:len(b.Data):len(b.Data)]
 	b.Packets = append(b.Packets, p)
+	return true
 }
 
 // Memory is a source over packets held in memory, delivered in order.
