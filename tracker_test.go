@@ -266,3 +266,89 @@ func TestTrackerZeroAllocsPerPacket(t *testing.T) {
 		t.Errorf("Track allocates %v times per packet, want 0", allocs)
 	}
 }
+
+// icmpEcho builds an Ethernet/IPv4 ICMP echo request or reply.
+func icmpEcho(src, dst netip.Addr, typ byte) []byte {
+	f := pcapgen.UDP(netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0), make([]byte, 4))
+	f[14+9] = 1 // protocol ICMP: the 8-byte "UDP header" becomes type, code, checksum, id, seq
+	f[14+20] = typ
+	f[14+21] = 0
+	return f
+}
+
+func TestTrackerICMPEchoIsOneFlow(t *testing.T) {
+	a, b := cli.Addr(), srv.Addr()
+	pkts := []pcapgen.Packet{
+		{TS: t0, Data: icmpEcho(a, b, 8)},
+		{TS: t0.Add(time.Millisecond), Data: icmpEcho(b, a, 0)},
+		{TS: t0.Add(time.Second), Data: icmpEcho(a, b, 8)},
+		{TS: t0.Add(time.Second + time.Millisecond), Data: icmpEcho(b, a, 0)},
+	}
+	recs := run(t, &flowscope.Config{StartEvents: true}, pkts)
+	if len(recs) != 1 {
+		t.Fatalf("got %d flows, want 1", len(recs))
+	}
+	r := recs[0]
+	if r.Proto != 1 || r.Orig.Port != 8 || r.Resp.Port != 0 || r.Stats[0].Packets != 2 || r.Stats[1].Packets != 2 || r.State.String() != "OTH" {
+		t.Errorf("ICMP flow = proto %d ports %d/%d packets %d/%d state %s; want 1, 8/0, 2/2, OTH",
+			r.Proto, r.Orig.Port, r.Resp.Port, r.Stats[0].Packets, r.Stats[1].Packets, r.State)
+	}
+}
+
+func TestTrackerStartEvents(t *testing.T) {
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{StartEvents: true})
+	var evs []flowscope.FlowEvent
+	for _, p := range pcapgen.UDPExchange(cli, srv, t0, 2, 10, 10) {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pk, evs)
+	}
+	if len(evs) != 1 || evs[0].Kind != flowscope.FlowStarted || evs[0].Flow.Reason != flowscope.NotEnded || evs[0].Flow.Stats[0].Packets != 0 {
+		t.Fatalf("events = %+v, want one start event before any counting", evs)
+	}
+}
+
+func TestTrackerMACPairCountsNonIP(t *testing.T) {
+	arp := make([]byte, 42)
+	copy(arp[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(arp[6:12], []byte{2, 0, 0, 0, 0, 1})
+	arp[12], arp[13] = 0x08, 0x06
+	tr := flowscope.NewTracker(flowkey.MACPairExtractor{}, nil)
+	var evs []flowscope.FlowEvent
+	for i := range 3 {
+		p := flowscope.Packet{Data: arp, Timestamp: t0.Add(time.Duration(i) * time.Second), LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&p, evs)
+	}
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	if len(evs) != 1 || evs[0].Flow.Stats[0].Packets != 3 || evs[0].Flow.IPVersion != 0 {
+		t.Fatalf("ARP by MAC pair: %d records, want one non-IP flow of 3 packets", len(evs))
+	}
+}
+
+func TestExtractorFunc(t *testing.T) {
+	// Key by destination port only: every packet to port 80 is one flow.
+	byPort := flowscope.ExtractorFunc[portKey](func(d *flowkey.Decoded, k *portKey) (bool, bool) {
+		if d.IPVersion == 0 || d.Proto != flowkey.ProtoTCP {
+			return false, false
+		}
+		*k = portKey(min(d.SrcPort, d.DstPort))
+		return d.DstPort < d.SrcPort, true
+	})
+	tr := flowscope.NewTracker[portKey](byPort, nil)
+	var evs []flowscope.FlowEvent
+	for i := range 3 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, 9, byte(i)}), 30000)
+		for _, p := range pcapgen.TCPConn(pcapgen.Conn{Client: c, Server: srv, Start: t0.Add(time.Duration(i) * time.Minute), Exchanges: 1, ReqSize: 1, RespSize: 1}) {
+			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+			evs = tr.Track(&pk, evs)
+		}
+	}
+	// The connections end between them: three records for port 80.
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	if len(evs) != 3 {
+		t.Fatalf("%d records, want 3", len(evs))
+	}
+}
+
+type portKey uint16
+
+func (k portKey) Hash() uint64 { return uint64(k) * 0x9e3779b97f4a7c15 }

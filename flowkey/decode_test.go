@@ -158,3 +158,60 @@ func TestDecodeZeroAllocs(t *testing.T) {
 		t.Errorf("Decode allocates %v times, want 0", n)
 	}
 }
+
+// withExtHeaders inserts IPv6 extension headers (each 8 bytes) between the
+// IPv6 header of an Ethernet/IPv6 frame and its transport header.
+func withExtHeaders(f []byte, headers ...[]byte) []byte {
+	out := append([]byte(nil), f[:14+40]...)
+	next := out[14+6]
+	types := []byte{}
+	for _, h := range headers {
+		types = append(types, h[0])
+	}
+	out[14+6] = types[0]
+	for i, h := range headers {
+		h = append([]byte(nil), h...)
+		if i+1 < len(headers) {
+			h[0] = types[i+1]
+		} else {
+			h[0] = next
+		}
+		// h[0] carried this header's own type on input; on the wire it is
+		// the next header's type.
+		out = append(out, h...)
+	}
+	plen := binary.BigEndian.Uint16(out[14+4:]) + uint16(8*len(headers))
+	binary.BigEndian.PutUint16(out[14+4:], plen)
+	return append(out, f[14+40:]...)
+}
+
+func TestDecodeIPv6ExtensionHeaders(t *testing.T) {
+	udp := pcapgen.UDP(cli6, srv6, []byte("query"))
+	hopByHop := []byte{0, 0, 1, 4, 0, 0, 0, 0}
+	routing := []byte{43, 0, 0, 0, 0, 0, 0, 0}
+	atomicFrag := []byte{44, 0, 0, 0, 0, 0, 0, 1}
+	firstFrag := []byte{44, 0, 0, 1, 0, 0, 0, 1} // M flag set
+	var dec flowkey.Decoder
+	for _, c := range []struct {
+		name    string
+		headers [][]byte
+		want    error
+	}{
+		{"hop-by-hop and routing", [][]byte{hopByHop, routing}, nil},
+		{"atomic fragment", [][]byte{atomicFrag}, nil},
+		{"first fragment", [][]byte{firstFrag}, flowkey.ErrFragment},
+	} {
+		var d flowkey.Decoded
+		err := dec.Decode(flowkey.LinkEthernet, withExtHeaders(udp, c.headers...), &d)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: Decode = %v, want %v", c.name, err, c.want)
+			continue
+		}
+		if err == nil && (d.Proto != flowkey.ProtoUDP || d.DstPort != 53 || string(d.Payload) != "query" || d.IPLength != 40+8*len(c.headers)+8+5) {
+			t.Errorf("%s: decoded proto %d port %d payload %q IP length %d", c.name, d.Proto, d.DstPort, d.Payload, d.IPLength)
+		}
+		if err != nil && !d.Fragment {
+			t.Errorf("%s: fragment not marked", c.name)
+		}
+	}
+}
