@@ -207,6 +207,9 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 	br := bufio.NewReaderSize(in, readBufBytes)
 	magic, err := br.Peek(4)
 	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return fail(err) // a directory, an I/O error
+		}
 		if len(magic) == 0 {
 			return fail(ErrEmptyFile)
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/source"
+	"github.com/flowscope-go/flowscope/source/sourcetest"
 )
 
 var (
@@ -249,6 +251,7 @@ func TestFilesBadInput(t *testing.T) {
 		packets int // delivered before the error
 	}{
 		{name: "missing.pcap", is: os.ErrNotExist, text: "no such file"},
+		{name: "dir", is: syscall.EISDIR, text: "is a directory"},
 		{name: "empty.pcap", data: []byte{}, is: source.ErrEmptyFile, text: "empty file"},
 		{name: "text.pcap", data: []byte("hello, this is not a capture\n"), is: source.ErrNotCapture, text: "not a pcap or pcapng file"},
 		{name: "short.pcap", data: good[:3], is: source.ErrNotCapture, text: "too short"},
@@ -261,6 +264,9 @@ func TestFilesBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), c.name)
+			if c.name == "dir" {
+				path = t.TempDir()
+			}
 			if c.data != nil {
 				path = writeFile(t, c.name, c.data)
 			}
@@ -342,4 +348,26 @@ func TestFuncSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, g, want, time.Nanosecond)
+}
+
+func TestSourcesKeepTheContract(t *testing.T) {
+	pkts := conn(150)
+	data := pcapBytes(t, pkts)
+	path := writeFile(t, "contract.pcap", data)
+	t.Run("Files", func(t *testing.T) {
+		sourcetest.Run(t, func(t *testing.T) source.Source {
+			src, err := source.OpenFiles(path, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src
+		}, 2*len(pkts))
+	})
+	t.Run("Memory", func(t *testing.T) {
+		mem := make([]flowscope.Packet, len(pkts))
+		for i, p := range pkts {
+			mem[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		}
+		sourcetest.Run(t, func(t *testing.T) source.Source { return source.NewMemory(mem) }, len(pkts))
+	})
 }
