@@ -211,11 +211,13 @@ func gotFlows(recs []map[string]any) (map[flowKey]*counts, error) {
 		}
 		oh, _ := r["id.orig_h"].(string)
 		rh, _ := r["id.resp_h"].(string)
-		o, err1 := parseEndpoint(netip.AddrPortFrom(netip.MustParseAddr(oh), uint16(num(r, "id.orig_p"))).String())
-		p, err2 := parseEndpoint(netip.AddrPortFrom(netip.MustParseAddr(rh), uint16(num(r, "id.resp_p"))).String())
+		oa, err1 := netip.ParseAddr(oh)
+		ra, err2 := netip.ParseAddr(rh)
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("conn record with a bad address: %w", err)
 		}
+		o := endpoint{oa.Unmap(), uint16(num(r, "id.orig_p"))}
+		p := endpoint{ra.Unmap(), uint16(num(r, "id.resp_p"))}
 		k := newFlowKey(proto, o, p)
 		c := out[k]
 		if c == nil {
