@@ -29,6 +29,6 @@
 // # Memory
 //
 // The flow table is bounded (Config.MaxFlows); a full table evicts the
-// least recently seen flow and says so in its record. Tracking a packet of
-// a known flow allocates nothing.
+// least recently seen flow (to within a second of packet time) and says so
+// in its record. Tracking a packet of a known flow allocates nothing.
 package flowscope

@@ -25,7 +25,8 @@ type Config struct {
 	// Zero means 1 minute.
 	OtherTimeout time.Duration
 	// MaxFlows bounds the flow table. When it is full, the least recently
-	// seen flow is ended with reason EndEvicted. Zero means 1,000,000.
+	// seen flow (to within a second of packet time) is ended with reason
+	// EndEvicted. Zero means 1,000,000.
 	MaxFlows int
 	// StartEvents makes Track emit a FlowStarted event for each new flow.
 	StartEvents bool
