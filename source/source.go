@@ -62,11 +62,15 @@ type Batch struct {
 	Data []byte
 }
 
-// Default batch bounds: a batch is handed on when it holds MaxPackets
-// packets or its buffer has no room for the next one.
+// Default batch bounds: a batch is handed on when it holds
+// DefaultBatchPackets packets or its buffer has no room for the next one.
+// Handing a batch to another goroutine costs a wake-up of several
+// microseconds on the project's machine; going from 256 to 1,024 packets a
+// batch took the whole command from 230 to 172 ns a packet (bench/README.md),
+// and 4,096 gained nothing more.
 const (
-	DefaultBatchPackets = 256
-	DefaultBatchBytes   = 512 << 10
+	DefaultBatchPackets = 1024
+	DefaultBatchBytes   = 2 << 20
 )
 
 // Reset empties b, keeping its memory.

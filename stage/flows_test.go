@@ -170,7 +170,7 @@ func TestPipelineAllocationsPerPacket(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		// 9,000 packets in about 36 batches: a per-packet allocation would
+		// 9,000 packets in about 9 batches: a per-packet allocation would
 		// show as thousands.
 		if perPacket := allocs / float64(len(pkts)); perPacket > 0.1 {
 			t.Errorf("workers=%d: %.0f allocations for %d packets (%.2f per packet)", w, allocs, len(pkts), perPacket)
