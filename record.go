@@ -30,6 +30,20 @@ type SideStats struct {
 	// sequence space the side used (data acknowledged but not captured
 	// included, retransmissions counted once); otherwise PayloadBytes.
 	Bytes uint64
+
+	// Stream reassembly counters, filled when the tracker reassembles TCP
+	// streams (Config.NewStream); zero otherwise.
+	//
+	// StreamBytes were delivered in order; GapBytes were declared missing.
+	StreamBytes, GapBytes uint64
+	// Duplicates counts segments (or buffered pieces) whose bytes had all
+	// been seen; Overlaps, segments that overlapped seen bytes in part;
+	// Inconsistent, overlaps whose bytes differed from the buffered ones.
+	// Bytes already delivered are not kept, so overlaps with them are not
+	// compared.
+	Duplicates, Overlaps, Inconsistent uint64
+	// PeakBuffered is the most out-of-order bytes held at once.
+	PeakBuffered uint64
 }
 
 // EndReason says why a flow ended.
@@ -135,8 +149,9 @@ type FlowRecord struct {
 	State ConnState
 	// History is Zeek's history string.
 	History History
-	// MissedBytes counts bytes known to be missing from the TCP streams.
-	// It is filled by stream reassembly; flow tracking alone leaves it 0.
+	// MissedBytes counts bytes known to be missing from the TCP streams
+	// (the sum of both sides' GapBytes). It is filled by stream
+	// reassembly; flow tracking alone leaves it 0.
 	MissedBytes uint64
 	// Reason says why the flow ended; NotEnded on start events.
 	Reason EndReason

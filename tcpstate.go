@@ -27,6 +27,7 @@ const (
 	histZeroWin = 'W'
 	histMulti   = 'Q'
 	histFlipped = '^'
+	histGap     = 'G'
 )
 
 // sideState is the per-side state the tracker keeps beyond SideStats.
@@ -109,8 +110,9 @@ func unwrap(ref uint64, seq uint32) uint64 {
 
 // trackTCP updates state, history and sequence accounting for one TCP
 // packet sent by side s. It follows Zeek's endpoint state machine closely
-// enough that conn_state agrees on ordinary traffic.
-func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
+// enough that conn_state agrees on ordinary traffic. It returns the
+// absolute sequence number (see sideState) of the payload's first byte.
+func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) (payloadAt uint64) {
 	me, peer := &e.side[s], &e.side[s.Other()]
 	f := d.Flags
 	syn, ack, fin, rst := f&flowkey.FlagSYN != 0, f&flowkey.FlagACK != 0, f&flowkey.FlagFIN != 0, f&flowkey.FlagRST != 0
@@ -160,15 +162,16 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
 		me.acked = me.start
 	}
 	abs := unwrap(me.top, seq)
-	end := abs + uint64(d.PayloadLen)
+	payloadAt = abs
 	if syn {
-		end++
+		payloadAt++ // data on a SYN follows the SYN's octet
 	}
+	end := payloadAt + uint64(d.PayloadLen)
 	if fin {
 		end++
 		me.fins++
 	}
-	if d.PayloadLen > 0 && end <= me.top && abs > me.start {
+	if d.PayloadLen > 0 && end <= me.top && payloadAt > me.start {
 		e.countLetter(s, histRetrans, &me.rxmit)
 	}
 	if end > me.top {
@@ -183,7 +186,7 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
 	// Endpoint state machine. A plain segment between established
 	// endpoints changes nothing: the common case returns here.
 	if f&(flowkey.FlagSYN|flowkey.FlagFIN|flowkey.FlagRST) == 0 && me.state == tcpEstablished {
-		return
+		return payloadAt
 	}
 	me.prev = me.state
 	switch me.state {
@@ -243,6 +246,7 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) {
 			me.state = tcpReset
 		}
 	}
+	return payloadAt
 }
 
 // size returns Zeek's byte count for a side: the sequence space used,

@@ -30,6 +30,22 @@ type Config struct {
 	MaxFlows int
 	// StartEvents makes Track emit a FlowStarted event for each new flow.
 	StartEvents bool
+
+	// NewStream, when set, turns on TCP stream reassembly: it is called for
+	// each new TCP flow and the handler it returns receives both sides'
+	// bytes in order, with gaps. Meant for 5-tuple keys.
+	NewStream NewStreamFunc
+	// MaxBufferPerSide bounds the out-of-order bytes held for one side of
+	// one connection. Reaching it gives up the oldest hole (a gap). Zero
+	// means 1 MiB.
+	MaxBufferPerSide int
+	// ReassemblyBudget bounds the out-of-order bytes held by one tracker
+	// across all connections, in bytes. Reaching it gives up holes as
+	// MaxBufferPerSide does. Zero means 256 MiB.
+	ReassemblyBudget int
+	// Overlap decides which bytes win when buffered segments overlap.
+	// The zero value is FirstWins.
+	Overlap OverlapPolicy
 }
 
 // Defaults of Config.
@@ -57,6 +73,9 @@ type Stats struct {
 	NoKey           uint64 // decoded, but the extractor gave no key
 	// Evicted counts flows ended because the table was full.
 	Evicted uint64
+	// BoundGaps counts gaps declared because a reassembly bound was
+	// reached (MaxBufferPerSide or ReassemblyBudget).
+	BoundGaps uint64
 }
 
 // Add adds the counters of o to s.
@@ -70,6 +89,7 @@ func (s *Stats) Add(o Stats) {
 	s.Fragments += o.Fragments
 	s.NoKey += o.NoKey
 	s.Evicted += o.Evicted
+	s.BoundGaps += o.BoundGaps
 }
 
 // Skipped returns the number of packets that belong to no flow.
@@ -101,6 +121,9 @@ type entry[K Key] struct {
 	// linkedAt is the time the flow was last placed at the tail of its
 	// class list; lists are ordered by it. See relinkEvery.
 	linkedAt int64
+	// streams is the reassembly state; nil unless Config.NewStream asked
+	// for this connection's bytes.
+	streams *streams
 }
 
 type list struct{ head, tail int32 }
@@ -125,6 +148,12 @@ type Tracker[K Key] struct {
 	now      int64 // highest packet time seen, Unix ns
 	nextScan int64
 	stats    Stats
+
+	newStream         NewStreamFunc
+	maxBuffer, budget int
+	overlap           OverlapPolicy
+	reasmUsed         int   // out-of-order bytes held across all flows
+	chunk             Chunk // handed to stream handlers, reused
 }
 
 // relinkEvery is how far, in packet time, a flow's last packet may run
@@ -154,7 +183,14 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 		}
 		return int64(d)
 	}
-	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents}
+	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents,
+		newStream: c.NewStream, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap}
+	if t.maxBuffer <= 0 {
+		t.maxBuffer = DefaultMaxBufferPerSide
+	}
+	if t.budget <= 0 {
+		t.budget = DefaultReassemblyBudget
+	}
 	t.timeouts[classTCPAttempt] = or(c.TCPAttemptTimeout, DefaultTCPAttemptTimeout)
 	t.timeouts[classTCPEstablished] = or(c.TCPEstablishedTimeout, DefaultTCPEstablishedTimeout)
 	t.timeouts[classTCPClosed] = or(c.TCPCloseLinger, DefaultTCPCloseLinger)
@@ -260,7 +296,10 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 	switch d.Proto {
 	case flowkey.ProtoTCP:
 		if d.IPVersion != 0 {
-			e.trackTCP(s, d)
+			at := e.trackTCP(s, d)
+			if e.streams != nil {
+				t.reassemble(e, s, at, d.Payload, d.PayloadLen, ts)
+			}
 		}
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
@@ -304,6 +343,11 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	e.class = e.classify()
 	insert(&t.table, t.flows, idx, h)
 	t.stats.Flows++
+	if t.newStream != nil && d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 {
+		if sh := t.newStream(r); sh != nil {
+			e.streams = &streams{h: sh}
+		}
+	}
 	return idx
 }
 
@@ -345,6 +389,9 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	t.free = append(t.free, idx)
 	r := &e.rec
 	r.Reason = reason
+	if e.streams != nil {
+		t.finishStreams(e)
+	}
 	switch r.Proto {
 	case flowkey.ProtoTCP:
 		o, s := &e.side[Orig], &e.side[Resp]
@@ -366,6 +413,10 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	default:
 		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
 		r.State = StateOTH
+	}
+	if e.streams != nil {
+		e.streams.h.End(r)
+		t.releaseStreams(e)
 	}
 	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})
 }

@@ -1,0 +1,326 @@
+package flowscope
+
+import "bytes"
+
+// Chunk is a piece of one side of a TCP byte stream, delivered in stream
+// order: either bytes, or a gap of bytes that will never be delivered.
+type Chunk struct {
+	Side Side
+	// Offset is the stream offset of the first byte (or of the gap):
+	// bytes since the start of that side's stream. For a connection picked
+	// up without its handshake, offset 0 is the first byte seen.
+	Offset uint64
+	// Bytes is the data. It is borrowed: valid only until the handler
+	// returns; copy what you keep. Nil for a gap.
+	Bytes []byte
+	// Gap is the number of missing bytes; 0 for data.
+	Gap uint64
+	// Time is the capture time, in Unix nanoseconds, of the packet that
+	// made this chunk deliverable.
+	Time int64
+}
+
+// StreamHandler receives the reassembled streams of one TCP connection.
+// The tracker calls it from the goroutine that calls Track, Advance or
+// Flush, in stream order per side: Chunk for each piece, then End once.
+type StreamHandler interface {
+	// Chunk delivers the next piece of one side's stream. c and its bytes
+	// are valid only until Chunk returns.
+	Chunk(c *Chunk)
+	// End reports that the connection is over; rec is its final record.
+	// No more chunks follow.
+	End(rec *FlowRecord)
+}
+
+// StreamFuncs adapts two functions to StreamHandler; either may be nil.
+type StreamFuncs struct {
+	OnChunk func(c *Chunk)
+	OnEnd   func(rec *FlowRecord)
+}
+
+// Chunk calls OnChunk.
+func (f StreamFuncs) Chunk(c *Chunk) {
+	if f.OnChunk != nil {
+		f.OnChunk(c)
+	}
+}
+
+// End calls OnEnd.
+func (f StreamFuncs) End(rec *FlowRecord) {
+	if f.OnEnd != nil {
+		f.OnEnd(rec)
+	}
+}
+
+// NewStreamFunc returns the handler for a new TCP connection, given its
+// record as of its first packet, or nil to leave the connection's bytes
+// alone. The record is the caller's only during the call.
+type NewStreamFunc func(rec *FlowRecord) StreamHandler
+
+// OverlapPolicy decides which bytes win when buffered out-of-order
+// segments overlap.
+type OverlapPolicy uint8
+
+const (
+	// FirstWins keeps the bytes received first (the default, and what most
+	// end hosts do).
+	FirstWins OverlapPolicy = iota
+	// LastWins replaces buffered bytes with those received last.
+	LastWins
+)
+
+// Defaults of the reassembly bounds in Config.
+const (
+	DefaultMaxBufferPerSide = 1 << 20
+	DefaultReassemblyBudget = 256 << 20
+)
+
+// segment is out-of-order data waiting for the bytes before it.
+type segment struct {
+	seq  uint64 // absolute sequence number (see sideState) of data[0]
+	data []byte // owned copy
+	ts   int64
+}
+
+// reasm is the reassembly state of one side of one connection.
+type reasm struct {
+	started  bool
+	base     uint64 // absolute sequence number of stream offset 0
+	next     uint64 // absolute sequence number of the next byte to deliver
+	ooo      []segment
+	buffered int // bytes held in ooo
+	gaps     uint32
+}
+
+// streams is the reassembly state of one connection.
+type streams struct {
+	h    StreamHandler
+	side [2]reasm
+}
+
+// reassemble feeds one TCP segment of side s, starting at absolute
+// sequence number abs, to the connection's streams.
+func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte, wire int, ts int64) {
+	st, me := &e.streams.side[s], &e.side[s]
+	if !st.started {
+		st.started = true
+		st.base = me.start + 1
+		st.next = st.base
+	}
+	if len(payload) > 0 {
+		t.reassembleData(e, s, abs, payload, ts)
+	}
+	if len(payload) < wire {
+		// Cut by the snap length: the rest of this segment never arrives.
+		t.gapAt(e, s, abs+uint64(len(payload)), uint64(wire-len(payload)), ts)
+	}
+}
+
+func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
+	st, me := &e.streams.side[s], &e.side[s]
+	end := abs + uint64(len(payload))
+	stats := &e.rec.Stats[s]
+	if end <= st.next {
+		stats.Duplicates++ // already delivered
+		return
+	}
+	if abs < st.next {
+		stats.Overlaps++ // the front was delivered; deliver the rest
+		payload = payload[st.next-abs:]
+		abs = st.next
+	}
+	if abs > st.next && me.acked > st.next {
+		// The receiver acknowledged bytes that were never captured, and
+		// the sender has moved on past them: they are not coming.
+		hole := abs
+		if len(st.ooo) > 0 {
+			hole = min(hole, st.ooo[0].seq)
+		}
+		t.skipTo(e, s, min(hole, me.acked), ts)
+	}
+	if abs == st.next {
+		t.deliver(e, s, payload, ts)
+		t.drain(e, s, ts)
+		return
+	}
+	t.buffer(e, s, abs, payload, ts)
+}
+
+// deliver hands in-order bytes to the handler without copying them.
+func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64) {
+	st := &e.streams.side[s]
+	// The chunk lives in the tracker: a local would move to the heap for
+	// every delivery, being passed to an interface method.
+	c := &t.chunk
+	*c = Chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts}
+	st.next += uint64(len(b))
+	e.rec.Stats[s].StreamBytes += uint64(len(b))
+	e.streams.h.Chunk(c)
+	c.Bytes = nil
+}
+
+// gapAt declares n missing bytes at absolute sequence number at, if they
+// are not already delivered or declared.
+func (t *Tracker[K]) gapAt(e *entry[K], s Side, at, n uint64, ts int64) {
+	st := &e.streams.side[s]
+	if at+n <= st.next || at > st.next {
+		return // delivered already, or not yet reachable: handled later
+	}
+	t.skipTo(e, s, at+n, ts)
+	t.drain(e, s, ts)
+}
+
+// skipTo declares everything from the next byte up to absolute sequence
+// number to a gap, dropping buffered data before it.
+func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
+	st := &e.streams.side[s]
+	if to <= st.next {
+		return
+	}
+	n := to - st.next
+	c := &t.chunk
+	*c = Chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
+	st.next = to
+	e.rec.Stats[s].GapBytes += n
+	e.rec.MissedBytes += n
+	e.countLetter(s, histGap, &st.gaps)
+	e.streams.h.Chunk(c)
+	// Buffered segments now wholly behind next are dropped by drain.
+}
+
+// drain delivers buffered segments that the next byte has reached.
+func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
+	st := &e.streams.side[s]
+	for len(st.ooo) > 0 && st.ooo[0].seq <= st.next {
+		seg := st.ooo[0]
+		st.ooo = st.ooo[1:]
+		st.buffered -= len(seg.data)
+		t.reasmUsed -= len(seg.data)
+		if end := seg.seq + uint64(len(seg.data)); end > st.next {
+			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts))
+		}
+	}
+	if len(st.ooo) == 0 {
+		st.ooo = st.ooo[:0:0] // let the backing array go
+	}
+}
+
+// buffer keeps an out-of-order segment (copied), merging it with what is
+// buffered under the overlap policy, within the memory bounds.
+func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
+	st := &e.streams.side[s]
+	stats := &e.rec.Stats[s]
+	// Make room first: a full side, or a full budget, gives up its oldest
+	// hole, delivering what follows it.
+	for len(st.ooo) > 0 && (st.buffered+len(payload) > t.maxBuffer || t.reasmUsed+len(payload) > t.budget) {
+		t.stats.BoundGaps++
+		t.skipTo(e, s, st.ooo[0].seq, ts)
+		t.drain(e, s, ts)
+	}
+	if st.buffered+len(payload) > t.maxBuffer || t.reasmUsed+len(payload) > t.budget || abs <= st.next {
+		// Even an empty buffer cannot hold it (or draining reached it):
+		// skip to it and deliver it now.
+		if abs > st.next {
+			t.stats.BoundGaps++
+			t.skipTo(e, s, abs, ts)
+		}
+		if end := abs + uint64(len(payload)); end > st.next {
+			t.deliver(e, s, payload[st.next-abs:], ts)
+		}
+		t.drain(e, s, ts)
+		return
+	}
+	// Cut the new bytes against each buffered segment they overlap.
+	end := abs + uint64(len(payload))
+	i := 0
+	for i < len(st.ooo) && st.ooo[i].seq+uint64(len(st.ooo[i].data)) <= abs {
+		i++
+	}
+	var pieces []segment
+	cur := abs
+	for j := i; j < len(st.ooo) && st.ooo[j].seq < end; j++ {
+		o := &st.ooo[j]
+		oEnd := o.seq + uint64(len(o.data))
+		if o.seq > cur {
+			pieces = append(pieces, segment{seq: cur, data: payload[cur-abs : o.seq-abs]})
+		}
+		lo, hi := max(cur, o.seq), min(end, oEnd)
+		if lo < hi {
+			newB, oldB := payload[lo-abs:hi-abs], o.data[lo-o.seq:hi-o.seq]
+			if bytes.Equal(newB, oldB) {
+				if lo == abs && hi == end {
+					stats.Duplicates++
+				} else {
+					stats.Overlaps++
+				}
+			} else {
+				stats.Overlaps++
+				stats.Inconsistent++
+				if t.overlap == LastWins {
+					copy(oldB, newB)
+				}
+			}
+		}
+		cur = max(cur, oEnd)
+	}
+	if cur < end {
+		pieces = append(pieces, segment{seq: cur, data: payload[cur-abs:]})
+	}
+	for _, p := range pieces {
+		data := append([]byte(nil), p.data...) // out-of-order bytes outlive the packet
+		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts})
+		st.buffered += len(data)
+		t.reasmUsed += len(data)
+	}
+	if st.buffered > int(stats.PeakBuffered) {
+		stats.PeakBuffered = uint64(st.buffered)
+	}
+}
+
+func insertSegment(ooo []segment, s segment) []segment {
+	i := len(ooo)
+	for i > 0 && ooo[i-1].seq > s.seq {
+		i--
+	}
+	ooo = append(ooo, segment{})
+	copy(ooo[i+1:], ooo[i:])
+	ooo[i] = s
+	return ooo
+}
+
+// finishStreams delivers what is buffered, declaring the holes before it
+// and any data acknowledged or closed (FIN) but never captured. It runs
+// when the flow ends, whatever the reason, before its record is final.
+func (t *Tracker[K]) finishStreams(e *entry[K]) {
+	ts := e.rec.Last
+	for s := Orig; s <= Resp; s++ {
+		st, me := &e.streams.side[s], &e.side[s]
+		if !st.started {
+			if !me.haveSeq || max(me.acked, me.top) <= me.start+1 {
+				continue
+			}
+			st.started, st.base = true, me.start+1
+			st.next = st.base
+		}
+		for len(st.ooo) > 0 {
+			t.skipTo(e, s, st.ooo[0].seq, ts)
+			t.drain(e, s, ts)
+		}
+		// Bytes before a FIN, or acknowledged by the peer, beyond what was
+		// delivered were sent but not captured.
+		last := me.acked
+		if me.fins > 0 {
+			last = me.top - 1 // top counts the FIN's own octet
+		}
+		t.skipTo(e, s, last, ts)
+	}
+}
+
+// releaseStreams returns a connection's buffered bytes to the budget.
+func (t *Tracker[K]) releaseStreams(e *entry[K]) {
+	for s := range e.streams.side {
+		t.reasmUsed -= e.streams.side[s].buffered
+	}
+	e.streams = nil
+}
+

@@ -1,0 +1,342 @@
+package flowscope_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+)
+
+// collector rebuilds each side's stream from chunks, and checks that
+// chunks arrive in order.
+type collector struct {
+	t      testing.TB
+	data   [2][]byte
+	gaps   [2][][2]uint64 // offset, size
+	next   [2]uint64
+	ended  int
+	record flowscope.FlowRecord
+}
+
+func (c *collector) Chunk(ch *flowscope.Chunk) {
+	if ch.Offset != c.next[ch.Side] {
+		c.t.Errorf("%v chunk at offset %d, want %d", ch.Side, ch.Offset, c.next[ch.Side])
+	}
+	if ch.Gap > 0 {
+		c.gaps[ch.Side] = append(c.gaps[ch.Side], [2]uint64{ch.Offset, ch.Gap})
+		c.next[ch.Side] += ch.Gap
+		return
+	}
+	c.data[ch.Side] = append(c.data[ch.Side], ch.Bytes...)
+	c.next[ch.Side] += uint64(len(ch.Bytes))
+}
+
+func (c *collector) End(rec *flowscope.FlowRecord) {
+	c.ended++
+	c.record = *rec
+}
+
+// span is one data segment of the client's stream.
+type span struct{ off, n int }
+
+// segmentRandomly cuts n bytes into segments of 1..max bytes.
+func segmentRandomly(rng *rand.Rand, n, maxSeg int) []span {
+	var out []span
+	for off := 0; off < n; {
+		l := min(1+rng.IntN(maxSeg), n-off)
+		out = append(out, span{off, l})
+		off += l
+	}
+	return out
+}
+
+// conversation builds a connection that carries data from client to
+// server in the given segments (in the given order), with handshake and
+// FIN, starting at client ISN isn.
+func conversation(data []byte, segs []span, isn uint32) []pcapgen.Packet {
+	c, s := cli, srv
+	ts := t0
+	var out []pcapgen.Packet
+	add := func(f []byte) {
+		out = append(out, pcapgen.Packet{TS: ts, Data: f})
+		ts = ts.Add(time.Millisecond)
+	}
+	add(pcapgen.TCP(c, s, isn, 0, pcapgen.SYN, nil))
+	add(pcapgen.TCP(s, c, 9000, isn+1, pcapgen.SYN|pcapgen.ACK, nil))
+	add(pcapgen.TCP(c, s, isn+1, 9001, pcapgen.ACK, nil))
+	for _, g := range segs {
+		add(pcapgen.TCP(c, s, isn+1+uint32(g.off), 9001, pcapgen.PSH|pcapgen.ACK, data[g.off:g.off+g.n]))
+	}
+	fin := isn + 1 + uint32(len(data))
+	add(pcapgen.TCP(c, s, fin, 9001, pcapgen.FIN|pcapgen.ACK, nil))
+	add(pcapgen.TCP(s, c, 9001, fin+1, pcapgen.FIN|pcapgen.ACK, nil))
+	add(pcapgen.TCP(c, s, fin+1, 9002, pcapgen.ACK, nil))
+	return out
+}
+
+func reassembleAll(t testing.TB, pkts []pcapgen.Packet, cfg flowscope.Config) *collector {
+	col := &collector{t: t}
+	cfg.NewStream = func(*flowscope.FlowRecord) flowscope.StreamHandler { return col }
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+	var evs []flowscope.FlowEvent
+	for _, p := range pkts {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pk, evs[:0])
+	}
+	tr.Flush(flowscope.EndOfInput, evs[:0])
+	if col.ended != 1 {
+		t.Fatalf("End called %d times, want once", col.ended)
+	}
+	return col
+}
+
+// TestReassemblyProperty: any segmentation, reordering within the buffer
+// bound, duplication, and overlap with consistent bytes give back the
+// original stream, with no gap, across sequence-number wraparound.
+func TestReassemblyProperty(t *testing.T) {
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		data := make([]byte, 1+rng.IntN(20000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		segs := segmentRandomly(rng, len(data), 1+rng.IntN(1500))
+		// Duplicates and consistent overlaps: re-send random ranges.
+		for range rng.IntN(len(segs) + 1) {
+			off := rng.IntN(len(data))
+			segs = append(segs, span{off, 1 + rng.IntN(min(3000, len(data)-off))})
+		}
+		// Reorder: shuffle within windows of up to 8 segments.
+		w := 1 + rng.IntN(8)
+		for i := 0; i < len(segs); i += w {
+			win := segs[i:min(i+w, len(segs))]
+			rng.Shuffle(len(win), func(a, b int) { win[a], win[b] = win[b], win[a] })
+		}
+		isn := rng.Uint32()
+		if seed%4 == 0 {
+			isn = ^uint32(0) - uint32(rng.IntN(3000)) // wraps inside the stream
+		}
+		col := reassembleAll(t, conversation(data, segs, isn), flowscope.Config{})
+		if !bytes.Equal(col.data[flowscope.Orig], data) {
+			t.Fatalf("seed %d: reassembled %d bytes differ from the %d sent (isn %d, %d segments)",
+				seed, len(col.data[flowscope.Orig]), len(data), isn, len(segs))
+		}
+		if len(col.gaps[0])+len(col.gaps[1]) != 0 || col.record.MissedBytes != 0 {
+			t.Fatalf("seed %d: gaps %v, missed %d; want none", seed, col.gaps, col.record.MissedBytes)
+		}
+		if h := col.record.History.String(); bytes.ContainsAny([]byte(h), "Gg") {
+			t.Fatalf("seed %d: history %q has a gap letter", seed, h)
+		}
+	}
+}
+
+// TestReassemblyDroppedSegment: a segment missing from the capture gives
+// exactly one gap of its size at its offset, and every byte after it.
+func TestReassemblyDroppedSegment(t *testing.T) {
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 4))
+		data := make([]byte, 2000+rng.IntN(20000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		segs := segmentRandomly(rng, len(data), 1460)
+		if len(segs) < 3 {
+			continue
+		}
+		k := 1 + rng.IntN(len(segs)-2) // neither the first nor the last
+		lost := segs[k]
+		segs = append(segs[:k:k], segs[k+1:]...)
+		col := reassembleAll(t, conversation(data, segs, rng.Uint32()), flowscope.Config{})
+		want := append(append([]byte(nil), data[:lost.off]...), data[lost.off+lost.n:]...)
+		if !bytes.Equal(col.data[flowscope.Orig], want) {
+			t.Fatalf("seed %d: bytes around the gap differ", seed)
+		}
+		if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0] != [2]uint64{uint64(lost.off), uint64(lost.n)} {
+			t.Fatalf("seed %d: gaps %v, want one at %d of %d bytes", seed, g, lost.off, lost.n)
+		}
+		r := col.record
+		if r.MissedBytes != uint64(lost.n) || r.Stats[flowscope.Orig].GapBytes != uint64(lost.n) {
+			t.Fatalf("seed %d: missed_bytes %d, want %d", seed, r.MissedBytes, lost.n)
+		}
+		if h := r.History.String(); !bytes.ContainsRune([]byte(h), 'G') {
+			t.Fatalf("seed %d: history %q lacks the gap letter", seed, h)
+		}
+	}
+}
+
+// TestReassemblyAckedGapDeclaredEarly: when the receiver acknowledges
+// bytes that were never captured and the sender moves on, the gap is
+// declared at once, not at the end of the connection.
+func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 300)
+	isn := uint32(1000)
+	pk := func(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, p []byte) pcapgen.Packet {
+		return pcapgen.Packet{TS: t0.Add(ts), Data: pcapgen.TCP(src, dst, seq, ack, flags, p)}
+	}
+	ms := time.Millisecond
+	pkts := []pcapgen.Packet{
+		pk(0, cli, srv, isn, 0, pcapgen.SYN, nil),
+		pk(1*ms, srv, cli, 9000, isn+1, pcapgen.SYN|pcapgen.ACK, nil),
+		pk(2*ms, cli, srv, isn+1, 9001, pcapgen.ACK, nil),
+		pk(3*ms, cli, srv, isn+1, 9001, pcapgen.ACK, data[:1000]),
+		// data[1000:2000] is not in the capture, but the server has it:
+		pk(5*ms, srv, cli, 9001, isn+1+2000, pcapgen.ACK, nil),
+		pk(6*ms, cli, srv, isn+1+2000, 9001, pcapgen.ACK, data[2000:]),
+	}
+	col := &collector{t: t}
+	var gapAt int
+	count := 0
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
+			return flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
+				col.Chunk(c)
+				if c.Gap > 0 {
+					gapAt = count
+				}
+			}, OnEnd: col.End}
+		},
+	})
+	for _, p := range pkts {
+		count++
+		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		tr.Track(&pkt, nil)
+	}
+	if gapAt != len(pkts) {
+		t.Errorf("gap declared at packet %d, want %d (the sender's next segment)", gapAt, len(pkts))
+	}
+	if got := string(col.data[flowscope.Orig]); got != string(data[:1000])+string(data[2000:]) {
+		t.Errorf("delivered %d bytes before the end of the connection, want %d", len(got), len(data)-1000)
+	}
+	tr.Flush(flowscope.EndOfInput, nil)
+	if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0] != [2]uint64{1000, 1000} {
+		t.Errorf("gaps %v, want one of 1000 bytes at 1000", g)
+	}
+}
+
+// TestReassemblyLateSegmentFillsHole: a segment captured after data that
+// follows it (and after the peer's acknowledgement of it) still fills its
+// hole, as long as the sender has not moved on.
+func TestReassemblyLateSegmentFillsHole(t *testing.T) {
+	data := []byte("GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	isn, sisn := uint32(7), uint32(9000)
+	ms := time.Millisecond
+	pk := func(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, p []byte) pcapgen.Packet {
+		return pcapgen.Packet{TS: t0.Add(ts), Data: pcapgen.TCP(src, dst, seq, ack, flags, p)}
+	}
+	pkts := []pcapgen.Packet{
+		pk(0, cli, srv, isn, 0, pcapgen.SYN, nil),
+		pk(1*ms, srv, cli, sisn, isn+1, pcapgen.SYN|pcapgen.ACK, nil),
+		pk(2*ms, cli, srv, isn+1, sisn+1, pcapgen.ACK, nil),
+		pk(3*ms, cli, srv, isn+1, sisn+1, pcapgen.ACK, data[:10]),
+		// The response, acknowledging the whole request, is captured
+		// before the request's last segment.
+		pk(5*ms, srv, cli, sisn+1, isn+1+uint32(len(data)), pcapgen.PSH|pcapgen.ACK, resp),
+		pk(4*ms, cli, srv, isn+1+10, sisn+1, pcapgen.PSH|pcapgen.ACK, data[10:]),
+	}
+	col := reassembleAll(t, pkts, flowscope.Config{})
+	if string(col.data[flowscope.Orig]) != string(data) || string(col.data[flowscope.Resp]) != string(resp) {
+		t.Errorf("streams %q / %q", col.data[0], col.data[1])
+	}
+	if len(col.gaps[0])+len(col.gaps[1]) != 0 {
+		t.Errorf("gaps %v, want none", col.gaps)
+	}
+}
+
+// TestReassemblyOverlapPolicy: overlapping buffered segments with
+// different bytes are counted as inconsistent, and the policy picks them.
+func TestReassemblyOverlapPolicy(t *testing.T) {
+	data := []byte("aaaaaaaaaabbbbbbbbbbcccccccccc")
+	evil := []byte("XXXXX")
+	for _, c := range []struct {
+		policy flowscope.OverlapPolicy
+		want   string
+	}{
+		{flowscope.FirstWins, string(data)},
+		{flowscope.LastWins, "aaaaaaaaaabbbbbXXXXXcccccccccc"},
+	} {
+		segs := []span{{10, 10}, {20, 10}, {0, 10}}
+		pkts := conversation(data, segs, 100)
+		// After the segment at 10 is buffered, a different copy of its
+		// second half arrives, then the hole at 0 fills.
+		bad := pcapgen.Packet{TS: pkts[3].TS.Add(time.Microsecond), Data: pcapgen.TCP(cli, srv, 100+1+15, 9001, pcapgen.ACK, evil)}
+		pkts = append(pkts[:4:4], append([]pcapgen.Packet{bad}, pkts[4:]...)...)
+		col := reassembleAll(t, pkts, flowscope.Config{Overlap: c.policy})
+		if got := string(col.data[flowscope.Orig]); got != c.want {
+			t.Errorf("policy %d: stream %q, want %q", c.policy, got, c.want)
+		}
+		if st := col.record.Stats[flowscope.Orig]; st.Inconsistent != 1 || st.Overlaps != 1 {
+			t.Errorf("policy %d: inconsistent %d overlaps %d, want 1 and 1", c.policy, st.Inconsistent, st.Overlaps)
+		}
+	}
+}
+
+// TestReassemblyMidstreamPickup: a connection seen without its handshake
+// is reassembled from the first byte seen.
+func TestReassemblyMidstreamPickup(t *testing.T) {
+	data := []byte("0123456789abcdefghij")
+	pkts := conversation(data, []span{{0, 5}, {5, 5}, {10, 10}}, 500)[3:] // no handshake
+	col := reassembleAll(t, pkts, flowscope.Config{})
+	if string(col.data[flowscope.Orig]) != string(data) {
+		t.Errorf("stream %q, want %q", col.data[0], data)
+	}
+}
+
+// TestReassemblyBounds: a side that holds more out-of-order bytes than its
+// bound gives up its hole instead of growing.
+func TestReassemblyBounds(t *testing.T) {
+	data := make([]byte, 100_000)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	segs := segmentRandomly(rand.New(rand.NewPCG(1, 1)), len(data), 1000)
+	segs = segs[1:] // the first segment never arrives
+	col := reassembleAll(t, conversation(data, segs, 1), flowscope.Config{MaxBufferPerSide: 10_000})
+	r := col.record
+	if r.Stats[flowscope.Orig].PeakBuffered > 10_000 {
+		t.Errorf("held %d out-of-order bytes with a bound of 10000", r.Stats[flowscope.Orig].PeakBuffered)
+	}
+	if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0][0] != 0 {
+		t.Errorf("gaps %v, want one at offset 0", g)
+	}
+	if len(col.data[flowscope.Orig]) != len(data)-int(col.gaps[flowscope.Orig][0][1]) {
+		t.Errorf("delivered %d bytes", len(col.data[flowscope.Orig]))
+	}
+}
+
+func TestReassemblyInOrderZeroAllocs(t *testing.T) {
+	data := make([]byte, 1000*200)
+	segs := segmentRandomly(rand.New(rand.NewPCG(2, 2)), len(data), 200)
+	gen := conversation(data, segs, 1)
+	pkts := make([]flowscope.Packet, len(gen))
+	for i, p := range gen {
+		pkts[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+	}
+	var n uint64
+	h := flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) { n += uint64(len(c.Bytes)) }}
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return h },
+	})
+	evs := make([]flowscope.FlowEvent, 0, 4)
+	for _, p := range pkts[:10] {
+		tr.Track(&p, evs[:0])
+	}
+	i := 10
+	allocs := testing.AllocsPerRun(500, func() {
+		tr.Track(&pkts[i], evs[:0])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("in-order segment costs %v allocations, want 0", allocs)
+	}
+	if n == 0 {
+		t.Error("no bytes delivered")
+	}
+	_ = fmt.Sprint
+}
