@@ -323,4 +323,3 @@ func (t *Tracker[K]) releaseStreams(e *entry[K]) {
 	}
 	e.streams = nil
 }
-
