@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
@@ -39,6 +40,9 @@ Input:
 
 Output:
   -w FILE            write records to FILE instead of standard output
+  --transcripts DIR  write each TCP connection's reassembled streams to DIR:
+                     <uid>.orig, <uid>.resp, a readable <uid>.txt, and one
+                     line per connection in DIR/index.jsonl
   --format NAME      output format: zeek (JSON Lines, Zeek field names;
                      the default)
   --protocols LIST   comma-separated protocol parsers to run; "none" gives
@@ -64,6 +68,7 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 type options struct {
 	reads     fileList
 	write     string
+	transcr   string
 	format    string
 	protocols string
 	workers   int
@@ -83,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {} // -h is handled below; other errors get one line
 	fs.Var(&o.reads, "r", "read a capture file (repeatable)")
 	fs.StringVar(&o.write, "w", "", "write records to this file")
+	fs.StringVar(&o.transcr, "transcripts", "", "write TCP transcripts to this directory")
 	fs.StringVar(&o.format, "format", "zeek", "output format")
 	fs.StringVar(&o.protocols, "protocols", "", "protocol parsers to run")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "flow-tracking shards")
@@ -138,13 +144,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
+	var cfg flowscope.Config
+	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(out)}
+	var transcripts *sink.Transcripts
+	if o.transcr != "" {
+		if transcripts, err = sink.NewTranscripts(o.transcr); err != nil {
+			fmt.Fprintf(stderr, "flowscope: %v\n", err)
+			return 1
+		}
+		cfg.NewStream = transcripts.NewStream
+		sinks = append(sinks, transcripts.Index())
+	}
+
 	start := time.Now()
 	g := stage.New(nil)
 	pkts := stage.FromSource(g, "read", src)
-	events, stats := stage.TrackFlows(g, "track", pkts, o.workers, nil)
-	stage.To(g, "write", events, sink.NewZeek(out))
+	events, stats := stage.TrackFlows(g, "track", pkts, o.workers, &cfg)
+	stage.To(g, "write", events, sinks)
 	runErr := g.Run(ctx)
 	elapsed := time.Since(start)
+	if transcripts != nil {
+		if err := transcripts.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 
 	status := 0
 	if runErr != nil {

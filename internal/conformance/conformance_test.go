@@ -169,7 +169,8 @@ func readExpectedFlows(path string) (map[flowKey]*counts, error) {
 
 // runPipeline runs the full pipeline on one capture and returns its conn
 // records as the CLI writes them, the tracker stats and the run's error.
-func runPipeline(ctx context.Context, path string, workers int) ([]map[string]any, flowscope.Stats, error) {
+// With a transcripts directory it also writes transcripts there.
+func runPipeline(ctx context.Context, path string, workers int, transcripts ...string) ([]map[string]any, flowscope.Stats, error) {
 	src, err := source.OpenFiles(path)
 	if err != nil {
 		return nil, flowscope.Stats{}, err
@@ -177,10 +178,20 @@ func runPipeline(ctx context.Context, path string, workers int) ([]map[string]an
 	defer src.Close()
 	var recs []map[string]any
 	var buf []byte
+	var cfg flowscope.Config
+	var sinks sink.Tee[flowscope.FlowEvent]
+	var tr *sink.Transcripts
+	if len(transcripts) > 0 {
+		if tr, err = sink.NewTranscripts(transcripts[0]); err != nil {
+			return nil, flowscope.Stats{}, err
+		}
+		cfg.NewStream = tr.NewStream
+		sinks = append(sinks, tr.Index())
+	}
 	g := stage.New(nil)
 	pkts := stage.FromSource(g, "read", src)
-	events, stats := stage.TrackFlows(g, "track", pkts, workers, nil)
-	stage.To(g, "collect", events, sink.Func[flowscope.FlowEvent](func(_ context.Context, evs []flowscope.FlowEvent) error {
+	events, stats := stage.TrackFlows(g, "track", pkts, workers, &cfg)
+	stage.To(g, "collect", events, append(sinks, sink.Func[flowscope.FlowEvent](func(_ context.Context, evs []flowscope.FlowEvent) error {
 		for i := range evs {
 			if evs[i].Kind != flowscope.FlowEnded {
 				continue
@@ -193,8 +204,11 @@ func runPipeline(ctx context.Context, path string, workers int) ([]map[string]an
 			recs = append(recs, m)
 		}
 		return nil
-	}))
+	})))
 	err = g.Run(ctx)
+	if tr != nil {
+		err = errors.Join(err, tr.Close())
+	}
 	return recs, stats.Stats(), err
 }
 
@@ -397,5 +411,122 @@ func TestConformanceWorkerCounts(t *testing.T) {
 				t.Errorf("no records")
 			}
 		})
+	}
+}
+
+// transcriptKey is a connection (unordered endpoint pair) with the length
+// and hash of each endpoint's stream.
+type transcriptKey struct {
+	a, b       endpoint
+	aLen, bLen uint64
+	aSum, bSum string
+}
+
+func newTranscriptKey(o, r endpoint, oLen, rLen uint64, oSum, rSum string) transcriptKey {
+	if r.less(o) {
+		o, r, oLen, rLen, oSum, rSum = r, o, rLen, oLen, rSum, oSum
+	}
+	return transcriptKey{o, r, oLen, rLen, oSum, rSum}
+}
+
+func (k transcriptKey) String() string {
+	return fmt.Sprintf("%s:%d (%d bytes %.12s) <-> %s:%d (%d bytes %.12s)", k.a.addr, k.a.port, k.aLen, k.aSum, k.b.addr, k.b.port, k.bLen, k.bSum)
+}
+
+func readTranscripts(path string, expected bool) (map[transcriptKey]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[transcriptKey]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e struct {
+			Orig, Resp string
+			OrigH      string `json:"id.orig_h"`
+			OrigP      uint16 `json:"id.orig_p"`
+			RespH      string `json:"id.resp_h"`
+			RespP      uint16 `json:"id.resp_p"`
+			OrigLen    uint64 `json:"orig_len"`
+			RespLen    uint64 `json:"resp_len"`
+			OrigSum    string `json:"orig_sha256"`
+			RespSum    string `json:"resp_sha256"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if !expected {
+			e.Orig = netip.AddrPortFrom(netip.MustParseAddr(e.OrigH), e.OrigP).String()
+			e.Resp = netip.AddrPortFrom(netip.MustParseAddr(e.RespH), e.RespP).String()
+		}
+		o, err1 := parseEndpoint(e.Orig)
+		r, err2 := parseEndpoint(e.Resp)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out[newTranscriptKey(o, r, e.OrigLen, e.RespLen, e.OrigSum, e.RespSum)]++
+	}
+	return out, sc.Err()
+}
+
+// minTranscriptRecall is the share of expected transcripts that must
+// match exactly (both sides' lengths and hashes).
+const minTranscriptRecall = 0.97
+
+// TestConformanceTranscripts compares the transcript index with the
+// connections on which tshark and tcpflow agree byte for byte.
+func TestConformanceTranscripts(t *testing.T) {
+	dir := corpusDir(t)
+	var expected, matched, extra int
+	var misses []string
+	for _, path := range captures(t, dir) {
+		name := filepath.Base(path)
+		if badInputs[name] {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			want, err := readTranscripts(filepath.Join(dir, "expected", name+".transcripts.jsonl"), true)
+			if err != nil {
+				t.Fatalf("expected transcripts: %v", err)
+			}
+			out := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, _, err := runPipeline(ctx, path, 2, out); err != nil {
+				t.Fatalf("pipeline: %v", err)
+			}
+			got, err := readTranscripts(filepath.Join(out, "index.jsonl"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := 0
+			for k, n := range want {
+				hit := min(n, got[k])
+				m += hit
+				for range n - hit {
+					misses = append(misses, fmt.Sprintf("%s: %s", name, k))
+				}
+			}
+			for k, n := range got {
+				extra += max(0, n-want[k])
+			}
+			expected += len(want)
+			matched += m
+			if len(want) > 0 {
+				t.Logf("%d/%d transcripts match", m, len(want))
+			}
+		})
+	}
+	sort.Strings(misses)
+	for _, m := range misses {
+		t.Logf("miss: %s", m)
+	}
+	recall := float64(matched) / float64(max(expected, 1))
+	t.Logf("transcripts: %d/%d matched (%.1f%%); %d more of ours on connections the oracle tools disagreed on or left out",
+		matched, expected, 100*recall, extra)
+	if recall < minTranscriptRecall {
+		t.Errorf("transcript recall %.1f%%, want at least %.0f%%", 100*recall, 100*minTranscriptRecall)
 	}
 }
