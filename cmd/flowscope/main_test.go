@@ -168,3 +168,26 @@ func TestUsage(t *testing.T) {
 		t.Errorf("--protocols none: exit %d", code)
 	}
 }
+
+func TestTranscriptsFlag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t")
+	code, _, errOut := runCLI(t, "-q", "--transcripts", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "index.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample holds 5 TCP connections with payload (4 HTTP, 1 DNS over TCP).
+	if n := strings.Count(string(index), "\n"); n != 5 {
+		t.Errorf("%d index lines, want 5:\n%s", n, index)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+	if len(files) != 5 {
+		t.Errorf("%d .txt transcripts, want 5", len(files))
+	}
+	if code, _, errOut := runCLI(t, "-q", "--transcripts", "/proc/no/such/dir"); code != 1 || !strings.Contains(errOut, "transcripts") {
+		t.Errorf("unwritable directory: exit %d, %q", code, errOut)
+	}
+}

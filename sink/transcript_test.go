@@ -1,0 +1,120 @@
+package sink_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/sink"
+)
+
+// TestTranscripts tracks many connections through a Transcripts with few
+// open files, so that files are closed and reopened mid-stream, and
+// checks every file and index line.
+func TestTranscripts(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := sink.NewTranscripts(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const conns = 20
+	var all []pcapgen.Packet
+	srv := netip.MustParseAddrPort("192.0.2.1:80")
+	for i := range conns {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 4000)
+		// Interleaved in time: every connection is open at once.
+		all = append(all, pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: time.Unix(1_700_000_000, int64(i)*1000),
+			Exchanges: 3, ReqSize: 10 + i, RespSize: 2000 + i, Gap: time.Millisecond})...)
+	}
+	sortPackets(all)
+	tracker := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{NewStream: tr.NewStream})
+	sink.SetMaxOpenTranscripts(tr, 4)
+	idx := tr.Index()
+	var evs []flowscope.FlowEvent
+	for _, p := range all {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		evs = tracker.Track(&pk, evs[:0])
+		if err := idx.Write(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs = tracker.Flush(flowscope.EndOfInput, evs[:0])
+	if err := idx.Write(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := os.Open(filepath.Join(dir, "out", "index.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		var e struct {
+			UID     string `json:"uid"`
+			OrigLen int    `json:"orig_len"`
+			RespLen int    `json:"resp_len"`
+			OrigSum string `json:"orig_sha256"`
+			RespSum string `json:"resp_sha256"`
+			OrigGap int    `json:"orig_gap_bytes"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		for _, side := range []struct {
+			ext  string
+			n    int
+			sum  string
+			want byte
+		}{{".orig", e.OrigLen, e.OrigSum, 'a'}, {".resp", e.RespLen, e.RespSum, 0}} {
+			data, err := os.ReadFile(filepath.Join(dir, "out", e.UID+side.ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			if len(data) != side.n || hex.EncodeToString(sum[:]) != side.sum {
+				t.Errorf("%s%s: %d bytes, index says %d; hash mismatch: %v", e.UID, side.ext, len(data), side.n, hex.EncodeToString(sum[:]) != side.sum)
+			}
+		}
+		if (e.OrigLen-30)%3 != 0 || e.RespLen < 6000 || e.OrigGap != 0 {
+			t.Errorf("%s: lengths %d/%d gap %d", e.UID, e.OrigLen, e.RespLen, e.OrigGap)
+		}
+		txt, err := os.ReadFile(filepath.Join(dir, "out", e.UID+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := strings.Count(string(txt), "\n--- orig "); c != 3 || !strings.Contains(string(txt), "--- end: fin") {
+			t.Errorf("%s.txt: %d request headers, want 3, and an end line:\n%s", e.UID, c, txt[:min(len(txt), 400)])
+		}
+	}
+	if n != conns {
+		t.Errorf("%d index lines, want %d", n, conns)
+	}
+}
+
+func sortPackets(p []pcapgen.Packet) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && p[j].TS.Before(p[j-1].TS); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
