@@ -82,13 +82,18 @@ type segment struct {
 	ts   int64
 }
 
+// segmentCost is what a buffered segment costs beyond its bytes (its
+// entry in the list and its allocation's rounding), charged against the
+// bounds so that they bound memory, not only payload.
+const segmentCost = 128
+
 // reasm is the reassembly state of one side of one connection.
 type reasm struct {
 	started  bool
 	base     uint64 // absolute sequence number of stream offset 0
 	next     uint64 // absolute sequence number of the next byte to deliver
 	ooo      []segment
-	buffered int // bytes held in ooo
+	buffered int // memory held in ooo: bytes plus segmentCost each
 	gaps     uint32
 }
 
@@ -194,8 +199,8 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 	for len(st.ooo) > 0 && st.ooo[0].seq <= st.next {
 		seg := st.ooo[0]
 		st.ooo = st.ooo[1:]
-		st.buffered -= len(seg.data)
-		t.reasmUsed -= len(seg.data)
+		st.buffered -= len(seg.data) + segmentCost
+		t.reasmUsed -= len(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
 			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts))
 		}
@@ -212,12 +217,13 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	stats := &e.rec.Stats[s]
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
-	for len(st.ooo) > 0 && (st.buffered+len(payload) > t.maxBuffer || t.reasmUsed+len(payload) > t.budget) {
+	need := len(payload) + segmentCost
+	for len(st.ooo) > 0 && (st.buffered+need > t.maxBuffer || t.reasmUsed+need > t.budget) {
 		t.stats.BoundGaps++
 		t.skipTo(e, s, st.ooo[0].seq, ts)
 		t.drain(e, s, ts)
 	}
-	if st.buffered+len(payload) > t.maxBuffer || t.reasmUsed+len(payload) > t.budget || abs <= st.next {
+	if st.buffered+need > t.maxBuffer || t.reasmUsed+need > t.budget || abs <= st.next {
 		// Even an empty buffer cannot hold it (or draining reached it):
 		// skip to it and deliver it now.
 		if abs > st.next {
@@ -269,8 +275,8 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	for _, p := range pieces {
 		data := append([]byte(nil), p.data...) // out-of-order bytes outlive the packet
 		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts})
-		st.buffered += len(data)
-		t.reasmUsed += len(data)
+		st.buffered += len(data) + segmentCost
+		t.reasmUsed += len(data) + segmentCost
 	}
 	if st.buffered > int(stats.PeakBuffered) {
 		stats.PeakBuffered = uint64(st.buffered)

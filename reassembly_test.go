@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -339,4 +340,66 @@ func TestReassemblyInOrderZeroAllocs(t *testing.T) {
 		t.Error("no bytes delivered")
 	}
 	_ = fmt.Sprint
+}
+
+// TestReassemblyGlobalBudget: 100,000 connections, each with a permanent
+// hole followed by out-of-order data, stay within the global budget, and
+// every hole is reported as a gap.
+func TestReassemblyGlobalBudget(t *testing.T) {
+	flows, segs, segSize := 100_000, 5, 200
+	if testing.Short() {
+		flows = 10_000
+	}
+	const budget = 8 << 20
+	run := func(hole bool) (heap uint64, gaps int, tr *flowscope.Tracker[flowkey.FiveTuple]) {
+		payload := make([]byte, segSize)
+		gapCount := 0
+		h := flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
+			if c.Gap > 0 {
+				gapCount++
+			}
+		}}
+		tr = flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+			ReassemblyBudget: budget,
+			NewStream:        func(*flowscope.FlowRecord) flowscope.StreamHandler { return h },
+		})
+		ts := t0
+		for k := range segs + 1 {
+			if k == 1 && hole {
+				continue // the second segment of every connection is lost
+			}
+			for f := range flows {
+				c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(f >> 16), byte(f >> 8), byte(f)}), 5000)
+				frame := pcapgen.TCP(c, srv, uint32(1+k*segSize), 1, pcapgen.ACK, payload)
+				p := flowscope.Packet{Data: frame, Timestamp: ts, LinkType: flowkey.LinkEthernet}
+				tr.Track(&p, nil)
+				if tr.Buffered() > budget {
+					t.Fatalf("holding %d out-of-order bytes, budget %d", tr.Buffered(), budget)
+				}
+			}
+			ts = ts.Add(time.Millisecond)
+		}
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		tr.Flush(flowscope.EndOfInput, nil)
+		return ms.HeapAlloc, gapCount, tr
+	}
+	baseHeap, baseGaps, _ := run(false)
+	heap, gaps, tr := run(true)
+	if baseGaps != 0 {
+		t.Fatalf("%d gaps without holes", baseGaps)
+	}
+	if gaps != flows {
+		t.Errorf("%d gaps reported for %d connections with a hole", gaps, flows)
+	}
+	if st := tr.Stats(); st.BoundGaps == 0 {
+		t.Error("no gap was declared for the budget")
+	}
+	grew := int64(heap) - int64(baseHeap)
+	t.Logf("heap with holes: %d MiB more than without (budget %d MiB; unbounded would be %d MiB)",
+		grew>>20, budget>>20, flows*segs*segSize>>20)
+	if grew > 2*budget {
+		t.Errorf("heap grew by %d MiB with a %d MiB budget", grew>>20, budget>>20)
+	}
 }

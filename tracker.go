@@ -209,6 +209,10 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 // Stats returns the tracker's counters.
 func (t *Tracker[K]) Stats() Stats { return t.stats }
 
+// Buffered returns the out-of-order bytes the tracker holds now, across
+// all connections; it never exceeds Config.ReassemblyBudget.
+func (t *Tracker[K]) Buffered() int { return t.reasmUsed }
+
 // Len returns the number of open flows.
 func (t *Tracker[K]) Len() int { return t.table.count }
 
