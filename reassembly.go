@@ -199,11 +199,12 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 	for len(st.ooo) > 0 && st.ooo[0].seq <= st.next {
 		seg := st.ooo[0]
 		st.ooo = st.ooo[1:]
-		st.buffered -= len(seg.data) + segmentCost
-		t.reasmUsed -= len(seg.data) + segmentCost
+		st.buffered -= cap(seg.data) + segmentCost
+		t.reasmUsed -= cap(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
 			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts))
 		}
+		t.recycle(seg.data)
 	}
 	if len(st.ooo) == 0 {
 		st.ooo = st.ooo[:0:0] // let the backing array go
@@ -217,7 +218,7 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	stats := &e.rec.Stats[s]
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
-	need := len(payload) + segmentCost
+	need := segmentBufCap(len(payload)) + segmentCost
 	for len(st.ooo) > 0 && (st.buffered+need > t.maxBuffer || t.reasmUsed+need > t.budget) {
 		t.stats.BoundGaps++
 		t.skipTo(e, s, st.ooo[0].seq, ts)
@@ -242,7 +243,8 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	for i < len(st.ooo) && st.ooo[i].seq+uint64(len(st.ooo[i].data)) <= abs {
 		i++
 	}
-	var pieces []segment
+	var piecesBuf [4]segment // on the stack in the common case
+	pieces := piecesBuf[:0]
 	cur := abs
 	for j := i; j < len(st.ooo) && st.ooo[j].seq < end; j++ {
 		o := &st.ooo[j]
@@ -273,10 +275,10 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 		pieces = append(pieces, segment{seq: cur, data: payload[cur-abs:]})
 	}
 	for _, p := range pieces {
-		data := append([]byte(nil), p.data...) // out-of-order bytes outlive the packet
+		data := append(t.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
 		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts})
-		st.buffered += len(data) + segmentCost
-		t.reasmUsed += len(data) + segmentCost
+		st.buffered += cap(data) + segmentCost
+		t.reasmUsed += cap(data) + segmentCost
 	}
 	if st.buffered > int(stats.PeakBuffered) {
 		stats.PeakBuffered = uint64(st.buffered)
@@ -325,7 +327,47 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 // releaseStreams returns a connection's buffered bytes to the budget.
 func (t *Tracker[K]) releaseStreams(e *entry[K]) {
 	for s := range e.streams.side {
-		t.reasmUsed -= e.streams.side[s].buffered
+		st := &e.streams.side[s]
+		t.reasmUsed -= st.buffered
+		for _, seg := range st.ooo {
+			t.recycle(seg.data)
+		}
 	}
 	e.streams = nil
+}
+
+// Out-of-order segments of more than half and at most segmentBufSize
+// bytes (full-size Ethernet segments) are copied into buffers kept on a
+// free list, so a reordered bulk stream reuses memory instead of
+// allocating per segment; smaller ones get buffers of their own size. The
+// list holds at most maxFreeSegments buffers. The bounds are charged the
+// buffers' capacity, not only the bytes in them.
+const (
+	segmentBufSize  = 2048
+	maxFreeSegments = 4096
+)
+
+func segmentBufCap(n int) int {
+	if n > segmentBufSize/2 && n <= segmentBufSize {
+		return segmentBufSize
+	}
+	return n
+}
+
+func (t *Tracker[K]) segmentBuf(n int) []byte {
+	if segmentBufCap(n) != segmentBufSize {
+		return make([]byte, 0, n)
+	}
+	if k := len(t.segFree); k > 0 {
+		b := t.segFree[k-1]
+		t.segFree = t.segFree[:k-1]
+		return b
+	}
+	return make([]byte, 0, segmentBufSize)
+}
+
+func (t *Tracker[K]) recycle(b []byte) {
+	if cap(b) == segmentBufSize && len(t.segFree) < maxFreeSegments {
+		t.segFree = append(t.segFree, b[:0])
+	}
 }

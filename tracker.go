@@ -154,6 +154,7 @@ type Tracker[K Key] struct {
 	overlap           OverlapPolicy
 	reasmUsed         int   // out-of-order bytes held across all flows
 	chunk             Chunk // handed to stream handlers, reused
+	segFree           [][]byte
 }
 
 // relinkEvery is how far, in packet time, a flow's last packet may run
