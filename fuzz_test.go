@@ -28,8 +28,17 @@ func FuzzTracker(f *testing.F) {
 	f.Add(seed(pcapgen.UDPExchange(cli, srv, t0, 2, 3, 4)))
 	f.Add(seed(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 1, ReqSize: 5, RespSize: 9, Reset: true})))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Stream reassembly runs too, with small bounds; every connection's
+		// chunks must be contiguous per side and end exactly once.
+		var handlers []*collector
 		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
 			MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
+			MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
+			NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
+				c := &collector{t: t}
+				handlers = append(handlers, c)
+				return c
+			},
 		})
 		var evs []flowscope.FlowEvent
 		ts := t0
@@ -60,6 +69,20 @@ func FuzzTracker(f *testing.F) {
 		}
 		if uint64(len(evs)) != st.Flows {
 			t.Fatalf("%d records for %d flows", len(evs), st.Flows)
+		}
+		for _, c := range handlers {
+			if c.ended != 1 {
+				t.Fatalf("stream ended %d times", c.ended)
+			}
+			for s := range 2 {
+				st := c.record.Stats[s]
+				if uint64(len(c.data[s])) != st.StreamBytes || c.next[s] != st.StreamBytes+st.GapBytes {
+					t.Fatalf("side %d: %d bytes and %d offset delivered, record says %d + %d gap", s, len(c.data[s]), c.next[s], st.StreamBytes, st.GapBytes)
+				}
+			}
+		}
+		if tr.Buffered() != 0 {
+			t.Fatalf("%d bytes still buffered after Flush", tr.Buffered())
 		}
 	})
 }
