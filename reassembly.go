@@ -18,6 +18,11 @@ type Chunk struct {
 	// Time is the capture time, in Unix nanoseconds, of the packet that
 	// made this chunk deliverable.
 	Time int64
+	// Ack is how far the packet that carried these bytes acknowledged the
+	// other side's stream (a stream offset of the other side): its sender
+	// had received the other side's bytes before Ack. 0 when unknown, and
+	// for gaps. Conversations use it to put the two sides in causal order.
+	Ack uint64
 }
 
 // StreamHandler receives the reassembled streams of one TCP connection.
@@ -80,6 +85,7 @@ type segment struct {
 	seq  uint64 // absolute sequence number (see sideState) of data[0]
 	data []byte // owned copy
 	ts   int64
+	ack  uint64 // Chunk.Ack of the packet that brought it
 }
 
 // segmentCost is what a buffered segment costs beyond its bytes (its
@@ -144,7 +150,7 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 		t.skipTo(e, s, min(hole, me.acked), ts)
 	}
 	if abs == st.next {
-		t.deliver(e, s, payload, ts)
+		t.deliver(e, s, payload, ts, t.ack)
 		t.drain(e, s, ts)
 		return
 	}
@@ -152,12 +158,12 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 }
 
 // deliver hands in-order bytes to the handler without copying them.
-func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64) {
+func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64) {
 	st := &e.streams.side[s]
 	// The chunk lives in the tracker: a local would move to the heap for
 	// every delivery, being passed to an interface method.
 	c := &t.chunk
-	*c = Chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts}
+	*c = Chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts, Ack: ack}
 	st.next += uint64(len(b))
 	e.rec.Stats[s].StreamBytes += uint64(len(b))
 	e.streams.h.Chunk(c)
@@ -202,7 +208,7 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 		st.buffered -= cap(seg.data) + segmentCost
 		t.reasmUsed -= cap(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
-			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts))
+			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts), seg.ack)
 		}
 		t.recycle(seg.data)
 	}
@@ -232,7 +238,7 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 			t.skipTo(e, s, abs, ts)
 		}
 		if end := abs + uint64(len(payload)); end > st.next {
-			t.deliver(e, s, payload[st.next-abs:], ts)
+			t.deliver(e, s, payload[st.next-abs:], ts, t.ack)
 		}
 		t.drain(e, s, ts)
 		return
@@ -276,7 +282,7 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	}
 	for _, p := range pieces {
 		data := append(t.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
-		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts})
+		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts, ack: t.ack})
 		st.buffered += cap(data) + segmentCost
 		t.reasmUsed += cap(data) + segmentCost
 	}

@@ -155,6 +155,7 @@ type Tracker[K Key] struct {
 	reasmUsed         int   // out-of-order bytes held across all flows
 	chunk             Chunk // handed to stream handlers, reused
 	segFree           [][]byte
+	ack               uint64 // Chunk.Ack of the packet being reassembled
 }
 
 // relinkEvery is how far, in packet time, a flow's last packet may run
@@ -303,6 +304,12 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		if d.IPVersion != 0 {
 			at := e.trackTCP(s, d)
 			if e.streams != nil {
+				t.ack = 0
+				if peer := &e.side[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
+					if a, base := unwrap(peer.top, d.Ack), peer.start+1; a > base {
+						t.ack = a - base
+					}
+				}
 				t.reassemble(e, s, at, d.Payload, d.PayloadLen, ts)
 			}
 		}

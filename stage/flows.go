@@ -43,31 +43,93 @@ func (s *TrackStats) set(i int, st flowscope.Stats) {
 // MaxFlows bounds each shard's table separately.
 func Track[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int,
 	ext flowscope.Extractor[K], newTracker func() *flowscope.Tracker[K]) (Port[*Batch[flowscope.FlowEvent]], *TrackStats) {
+	flows, _, stats := track[K, struct{}](g, name, in, workers, ext, func(func(struct{})) *flowscope.Tracker[K] { return newTracker() }, false)
+	return flows, stats
+}
+
+// TrackSide is Track with a second, typed output per shard: newTracker
+// receives an emit function that the tracker's callbacks (stream handlers)
+// call, from the shard's goroutine, with items of their own. The items a
+// shard emits while it processes an input batch are sent after that
+// batch's flow events, and the shards' side outputs are merged in the same
+// deterministic order as the events. Items must own their memory: they
+// outlive the packets.
+func TrackSide[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int,
+	ext flowscope.Extractor[K], newTracker func(emit func(S)) *flowscope.Tracker[K]) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[S]], *TrackStats) {
+	return track(g, name, in, workers, ext, newTracker, true)
+}
+
+func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int,
+	ext flowscope.Extractor[K], newTracker func(emit func(S)) *flowscope.Tracker[K], withSide bool) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[S]], *TrackStats) {
 	workers = max(workers, 1)
 	stats := &TrackStats{shards: make([]flowscope.Stats, workers)}
-	if workers == 1 {
-		return trackShard(g, name, in, 0, newTracker(), stats), stats
+	shardIn := []Port[*Batch[flowscope.Packet]]{in}
+	if workers > 1 {
+		var dec flowkey.Decoder
+		var d flowkey.Decoded
+		// k lives outside the closure: a local passed to the interface method
+		// would move to the heap on every packet.
+		var k K
+		shardIn = Partition(g, name+"/partition", in, workers, func(p *flowscope.Packet) int {
+			// A packet that yields no key goes to shard 0, which counts it
+			// as skipped; decode errors leave d empty enough for that.
+			_ = dec.Decode(p.LinkType, p.Data, &d)
+			_, ok := ext.Extract(&d, &k)
+			if !ok {
+				return 0
+			}
+			return int(k.Hash() % uint64(workers))
+		})
 	}
-	var dec flowkey.Decoder
-	var d flowkey.Decoded
-	// k lives outside the closure: a local passed to the interface method
-	// would move to the heap on every packet.
-	var k K
-	parts := Partition(g, name+"/partition", in, workers, func(p *flowscope.Packet) int {
-		// A packet that yields no key goes to shard 0, which counts it
-		// as skipped; decode errors leave d empty enough for that.
-		_ = dec.Decode(p.LinkType, p.Data, &d)
-		_, ok := ext.Extract(&d, &k)
-		if !ok {
-			return 0
-		}
-		return int(k.Hash() % uint64(workers))
-	})
 	outs := make([]Port[*Batch[flowscope.FlowEvent]], workers)
-	for i, p := range parts {
-		outs[i] = trackShard(g, name, p, i, newTracker(), stats)
+	var sides []Port[*Batch[S]]
+	for i, p := range shardIn {
+		var side *sideOut[S]
+		if withSide {
+			side = &sideOut[S]{port: NewPort[*Batch[S]](g, name), pool: NewPool[S](2*g.buffer+2, 64)}
+			side.cur = side.pool.Get()
+			sides = append(sides, side.port)
+		}
+		var tr *flowscope.Tracker[K]
+		if side != nil {
+			tr = newTracker(side.emit)
+		} else {
+			tr = newTracker(nil)
+		}
+		outs[i] = trackShard(g, name, p, i, tr, stats, side)
 	}
-	return MergeInOrder(g, name+"/merge", outs...), stats
+	var merged Port[*Batch[S]]
+	if workers == 1 {
+		if withSide {
+			merged = sides[0]
+		}
+		return outs[0], merged, stats
+	}
+	if withSide {
+		merged = MergeInOrder(g, name+"/merge-side", sides...)
+	}
+	return MergeInOrder(g, name+"/merge", outs...), merged, stats
+}
+
+// sideOut collects the side items a shard emits between input batches.
+type sideOut[S any] struct {
+	port Port[*Batch[S]]
+	pool *Pool[S]
+	cur  *Batch[S]
+}
+
+func (s *sideOut[S]) emit(v S) { s.cur.Items = append(s.cur.Items, v) }
+
+// send hands on the current side batch and starts a new one.
+func (s *sideOut[S]) send(ctx context.Context, wm int64) error {
+	b := s.cur
+	b.Watermark = wm
+	s.cur = s.pool.Get()
+	if err := send(ctx, s.port.ch, b); err != nil {
+		b.Release()
+		return err
+	}
+	return nil
 }
 
 // TrackFlows adds 5-tuple flow tracking with the given tracker
@@ -81,13 +143,16 @@ func TrackFlows(g *Graph, name string, in Port[*Batch[flowscope.Packet]], worker
 
 // trackShard runs one tracker: one output batch per input batch (possibly
 // empty), then one batch of flushed records.
-func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
-	tr *flowscope.Tracker[K], stats *TrackStats) Port[*Batch[flowscope.FlowEvent]] {
+func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
+	tr *flowscope.Tracker[K], stats *TrackStats, side *sideOut[S]) Port[*Batch[flowscope.FlowEvent]] {
 	src := In(in, name)
 	out := NewPort[*Batch[flowscope.FlowEvent]](g, name)
 	pool := NewPool[flowscope.FlowEvent](2*g.buffer+2, 64)
 	g.Add(name, func(ctx context.Context) error {
 		defer close(out.ch)
+		if side != nil {
+			defer close(side.port.ch)
+		}
 		defer func() { stats.set(shard, tr.Stats()) }()
 		for b := range src {
 			o := pool.Get()
@@ -101,6 +166,11 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 				o.Release()
 				return err
 			}
+			if side != nil {
+				if err := side.send(ctx, o.Watermark); err != nil {
+					return err
+				}
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -111,6 +181,9 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 		if err := send(ctx, out.ch, o); err != nil {
 			o.Release()
 			return err
+		}
+		if side != nil {
+			return side.send(ctx, o.Watermark)
 		}
 		return nil
 	})
