@@ -24,9 +24,10 @@ import (
 // that carried payload it writes:
 //
 //   - <uid>.orig and <uid>.resp: each side's bytes in order, gaps left out;
-//   - <uid>.txt: both sides interleaved as they were reassembled, each run
-//     of bytes under a line naming the side, time and offset, and gaps as
-//     lines of their own;
+//   - <uid>.txt: both sides interleaved in the order the handler receives
+//     them (wrap NewStream with conversation.Ordered, as the flowscope
+//     command does, for causal order), each run of bytes under a line
+//     naming the side, time and offset, and gaps as lines of their own;
 //   - one line in index.jsonl with uid, id.orig_h, id.orig_p, id.resp_h,
 //     id.resp_p, orig_len, resp_len, orig_sha256, resp_sha256 (of the
 //     .orig and .resp files), orig_gap_bytes and resp_gap_bytes.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
@@ -152,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1
 		}
-		cfg.NewStream = transcripts.NewStream
+		cfg.NewStream = conversation.Ordered(transcripts.NewStream)
 		sinks = append(sinks, transcripts.Index())
 	}
 
