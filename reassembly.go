@@ -101,6 +101,41 @@ type reasm struct {
 	ooo      []segment
 	buffered int // memory held in ooo: bytes plus segmentCost each
 	gaps     uint32
+
+	// recent keeps the last delivered bytes (a ring indexed by sequence
+	// number modulo its size) to compare retransmissions with, when
+	// Config.CompareRetransmissions asks for it. Bytes before recentFrom
+	// are not valid in it.
+	recent     []byte
+	recentFrom uint64
+}
+
+// remember copies delivered bytes b, which start at next, into the ring.
+func (st *reasm) remember(b []byte) {
+	n := uint64(len(st.recent))
+	at := st.next
+	if uint64(len(b)) > n {
+		at += uint64(len(b)) - n
+		b = b[uint64(len(b))-n:]
+	}
+	i := copy(st.recent[at%n:], b)
+	copy(st.recent, b[i:])
+}
+
+// matchesRecent reports whether retransmitted bytes b, starting at abs
+// (before next), agree with the delivered bytes still in the ring.
+func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
+	n := uint64(len(st.recent))
+	lo := max(abs, st.recentFrom)
+	if st.next > n {
+		lo = max(lo, st.next-n)
+	}
+	for x := lo; x < abs+uint64(len(b)); x++ {
+		if st.recent[x%n] != b[x-abs] {
+			return false
+		}
+	}
+	return true
 }
 
 // streams is the reassembly state of one connection.
@@ -117,6 +152,10 @@ func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte,
 		st.started = true
 		st.base = me.start + 1
 		st.next = st.base
+		st.recentFrom = st.base
+		if t.compare > 0 {
+			st.recent = make([]byte, t.compare)
+		}
 	}
 	if len(payload) > 0 {
 		t.reassembleData(e, s, abs, payload, ts)
@@ -131,6 +170,11 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 	st, me := &e.streams.side[s], &e.side[s]
 	end := abs + uint64(len(payload))
 	stats := &e.rec.Stats[s]
+	if abs < st.next && st.recent != nil {
+		if !st.matchesRecent(abs, payload[:min(end, st.next)-abs]) {
+			stats.Inconsistent++
+		}
+	}
 	if end <= st.next {
 		stats.Duplicates++ // already delivered
 		return
@@ -164,6 +208,9 @@ func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64
 	// every delivery, being passed to an interface method.
 	c := &t.chunk
 	*c = Chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts, Ack: ack}
+	if st.recent != nil {
+		st.remember(b)
+	}
 	st.next += uint64(len(b))
 	e.rec.Stats[s].StreamBytes += uint64(len(b))
 	e.streams.h.Chunk(c)
@@ -192,6 +239,7 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 	c := &t.chunk
 	*c = Chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
 	st.next = to
+	st.recentFrom = to // what the ring holds before the gap is stale
 	e.rec.Stats[s].GapBytes += n
 	e.rec.MissedBytes += n
 	e.countLetter(s, histGap, &st.gaps)

@@ -403,3 +403,42 @@ func TestReassemblyGlobalBudget(t *testing.T) {
 		t.Errorf("heap grew by %d MiB with a %d MiB budget", grew>>20, budget>>20)
 	}
 }
+
+// TestReassemblyInconsistentRetransmission: a retransmission whose bytes
+// differ from those delivered is counted when delivered bytes are kept.
+func TestReassemblyInconsistentRetransmission(t *testing.T) {
+	data := []byte("0123456789abcdefghij")
+	segs := []span{{0, 10}, {10, 10}, {5, 10}} // the last re-sends 5..15
+	for _, c := range []struct {
+		keep    int
+		corrupt bool
+		want    uint64
+	}{{0, true, 0}, {64, false, 0}, {64, true, 1}, {8, true, 1}} {
+		pkts := conversation(data, segs, 42)
+		if c.corrupt {
+			bad := append([]byte(nil), data[5:15]...)
+			bad[7] = 'X' // offset 12, inside both the ring of 8 and of 64
+			pkts[5] = pcapgen.Packet{TS: pkts[5].TS, Data: pcapgen.TCP(cli, srv, 42+1+5, 9001, pcapgen.PSH|pcapgen.ACK, bad)}
+		}
+		col := reassembleAll(t, pkts, flowscope.Config{CompareRetransmissions: c.keep})
+		st := col.record.Stats[flowscope.Orig]
+		if st.Inconsistent != c.want || string(col.data[flowscope.Orig]) != string(data) {
+			t.Errorf("keep %d corrupt %v: inconsistent %d (want %d), stream %q", c.keep, c.corrupt, st.Inconsistent, c.want, col.data[0])
+		}
+		if st.Duplicates != 1 {
+			t.Errorf("keep %d: duplicates %d, want 1", c.keep, st.Duplicates)
+		}
+	}
+}
+
+// TestReassemblyLostSYN: a connection whose SYN was not captured is
+// reassembled from its first byte.
+func TestReassemblyLostSYN(t *testing.T) {
+	data := []byte("hello, world")
+	pkts := conversation(data, []span{{0, 5}, {5, 7}}, 77)
+	pkts = pkts[1:] // the SYN is lost; SYN-ACK, ACK and data remain
+	col := reassembleAll(t, pkts, flowscope.Config{})
+	if string(col.data[flowscope.Orig]) != string(data) || len(col.gaps[0]) != 0 {
+		t.Errorf("stream %q gaps %v, want %q and none", col.data[0], col.gaps[0], data)
+	}
+}

@@ -38,9 +38,9 @@ type SideStats struct {
 	StreamBytes, GapBytes uint64
 	// Duplicates counts segments (or buffered pieces) whose bytes had all
 	// been seen; Overlaps, segments that overlapped seen bytes in part;
-	// Inconsistent, overlaps whose bytes differed from the buffered ones.
-	// Bytes already delivered are not kept, so overlaps with them are not
-	// compared.
+	// Inconsistent, segments whose bytes differed from those seen before:
+	// from buffered bytes always, from delivered bytes when
+	// Config.CompareRetransmissions keeps them.
 	Duplicates, Overlaps, Inconsistent uint64
 	// PeakBuffered is the most out-of-order bytes held at once.
 	PeakBuffered uint64

@@ -46,6 +46,12 @@ type Config struct {
 	// Overlap decides which bytes win when buffered segments overlap.
 	// The zero value is FirstWins.
 	Overlap OverlapPolicy
+	// CompareRetransmissions is how many recently delivered bytes per side
+	// are kept, copied, to compare retransmissions with: those that
+	// differ are counted as Inconsistent. Zero means none are kept, and
+	// delivery copies nothing; retransmissions of delivered bytes are
+	// then counted but not compared.
+	CompareRetransmissions int
 }
 
 // Defaults of Config.
@@ -152,6 +158,7 @@ type Tracker[K Key] struct {
 	newStream         NewStreamFunc
 	maxBuffer, budget int
 	overlap           OverlapPolicy
+	compare           int
 	reasmUsed         int   // out-of-order bytes held across all flows
 	chunk             Chunk // handed to stream handlers, reused
 	segFree           [][]byte
@@ -186,7 +193,8 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 		return int64(d)
 	}
 	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents,
-		newStream: c.NewStream, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap}
+		newStream: c.NewStream, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
+		compare: max(c.CompareRetransmissions, 0)}
 	if t.maxBuffer <= 0 {
 		t.maxBuffer = DefaultMaxBufferPerSide
 	}
