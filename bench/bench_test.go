@@ -197,7 +197,8 @@ func BenchmarkReadDecodeTrack(b *testing.B) {
 }
 
 // BenchmarkPipeline runs the whole command path: file source, stage
-// graph, flow tracking on W workers, Zeek JSON encoding to io.Discard.
+// graph, flow tracking with TCP reassembly (as the command always does) on
+// W workers, Zeek JSON encoding to io.Discard.
 func BenchmarkPipeline(b *testing.B) {
 	path := capture(b)
 	for _, workers := range []int{1, 2} {
@@ -210,7 +211,8 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatal(err)
 				}
 				g := stage.New(nil)
-				events, stats := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, nil)
+				cfg := &flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }}
+				events, stats := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, cfg)
 				stage.To(g, "write", events, sink.NewZeek(io.Discard))
 				if err := g.Run(context.Background()); err != nil {
 					b.Fatal(err)

@@ -145,7 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	var cfg flowscope.Config
+	// TCP streams are always reassembled, as Zeek does, so that conn
+	// records count missed bytes and gaps; transcripts are optional.
+	cfg := flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }}
 	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(out)}
 	var transcripts *sink.Transcripts
 	if o.transcr != "" {
