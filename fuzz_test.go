@@ -75,9 +75,9 @@ func FuzzTracker(f *testing.F) {
 				t.Fatalf("stream ended %d times", c.ended)
 			}
 			for s := range 2 {
-				st := c.record.Stats[s]
-				if uint64(len(c.data[s])) != st.StreamBytes || c.next[s] != st.StreamBytes+st.GapBytes {
-					t.Fatalf("side %d: %d bytes and %d offset delivered, record says %d + %d gap", s, len(c.data[s]), c.next[s], st.StreamBytes, st.GapBytes)
+				st := c.record.Streams[s]
+				if uint64(len(c.data[s])) != st.Bytes || c.next[s] != st.Bytes+st.GapBytes {
+					t.Fatalf("side %d: %d bytes and %d offset delivered, record says %d + %d gap", s, len(c.data[s]), c.next[s], st.Bytes, st.GapBytes)
 				}
 			}
 		}

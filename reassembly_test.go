@@ -162,7 +162,7 @@ func TestReassemblyDroppedSegment(t *testing.T) {
 			t.Fatalf("seed %d: gaps %v, want one at %d of %d bytes", seed, g, lost.off, lost.n)
 		}
 		r := col.record
-		if r.MissedBytes != uint64(lost.n) || r.Stats[flowscope.Orig].GapBytes != uint64(lost.n) {
+		if r.MissedBytes != uint64(lost.n) || r.Streams[flowscope.Orig].GapBytes != uint64(lost.n) {
 			t.Fatalf("seed %d: missed_bytes %d, want %d", seed, r.MissedBytes, lost.n)
 		}
 		if h := r.History.String(); !bytes.ContainsRune([]byte(h), 'G') {
@@ -272,7 +272,7 @@ func TestReassemblyOverlapPolicy(t *testing.T) {
 		if got := string(col.data[flowscope.Orig]); got != c.want {
 			t.Errorf("policy %d: stream %q, want %q", c.policy, got, c.want)
 		}
-		if st := col.record.Stats[flowscope.Orig]; st.Inconsistent != 1 || st.Overlaps != 1 {
+		if st := col.record.Streams[flowscope.Orig]; st.Inconsistent != 1 || st.Overlaps != 1 {
 			t.Errorf("policy %d: inconsistent %d overlaps %d, want 1 and 1", c.policy, st.Inconsistent, st.Overlaps)
 		}
 	}
@@ -300,8 +300,8 @@ func TestReassemblyBounds(t *testing.T) {
 	segs = segs[1:] // the first segment never arrives
 	col := reassembleAll(t, conversation(data, segs, 1), flowscope.Config{MaxBufferPerSide: 10_000})
 	r := col.record
-	if r.Stats[flowscope.Orig].PeakBuffered > 10_000 {
-		t.Errorf("held %d out-of-order bytes with a bound of 10000", r.Stats[flowscope.Orig].PeakBuffered)
+	if r.Streams[flowscope.Orig].PeakBuffered > 10_000 {
+		t.Errorf("held %d out-of-order bytes with a bound of 10000", r.Streams[flowscope.Orig].PeakBuffered)
 	}
 	if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0][0] != 0 {
 		t.Errorf("gaps %v, want one at offset 0", g)
@@ -421,7 +421,7 @@ func TestReassemblyInconsistentRetransmission(t *testing.T) {
 			pkts[5] = pcapgen.Packet{TS: pkts[5].TS, Data: pcapgen.TCP(cli, srv, 42+1+5, 9001, pcapgen.PSH|pcapgen.ACK, bad)}
 		}
 		col := reassembleAll(t, pkts, flowscope.Config{CompareRetransmissions: c.keep})
-		st := col.record.Stats[flowscope.Orig]
+		st := col.record.Streams[flowscope.Orig]
 		if st.Inconsistent != c.want || string(col.data[flowscope.Orig]) != string(data) {
 			t.Errorf("keep %d corrupt %v: inconsistent %d (want %d), stream %q", c.keep, c.corrupt, st.Inconsistent, c.want, col.data[0])
 		}

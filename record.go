@@ -30,19 +30,21 @@ type SideStats struct {
 	// sequence space the side used (data acknowledged but not captured
 	// included, retransmissions counted once); otherwise PayloadBytes.
 	Bytes uint64
+}
 
-	// Stream reassembly counters, filled when the tracker reassembles TCP
-	// streams (Config.NewStream); zero otherwise.
-	//
-	// StreamBytes were delivered in order; GapBytes were declared missing.
-	StreamBytes, GapBytes uint64
+// StreamStats counts what stream reassembly did with one side of a TCP
+// connection. It is filled when the tracker reassembles TCP streams
+// (Config.NewStream); zero otherwise.
+type StreamStats struct {
+	// Bytes were delivered in order; GapBytes were declared missing.
+	Bytes, GapBytes uint64
 	// Duplicates counts segments (or buffered pieces) whose bytes had all
 	// been seen; Overlaps, segments that overlapped seen bytes in part;
 	// Inconsistent, segments whose bytes differed from those seen before:
 	// from buffered bytes always, from delivered bytes when
 	// Config.CompareRetransmissions keeps them.
 	Duplicates, Overlaps, Inconsistent uint64
-	// PeakBuffered is the most out-of-order bytes held at once.
+	// PeakBuffered is the most out-of-order memory held at once.
 	PeakBuffered uint64
 }
 
@@ -132,29 +134,31 @@ func (h *History) Len() int { return int(h.n) }
 // FlowRecord is the state of one bidirectional flow: who talked to whom,
 // how much, and how it went. Records are values and own no borrowed bytes.
 type FlowRecord struct {
+	// First and Last are the timestamps of the first and last packets,
+	// in Unix nanoseconds.
+	First, Last int64
+	// Stats is indexed by Side.
+	Stats [2]SideStats
 	// Proto is the IP protocol number.
 	Proto uint8
 	// IPVersion is 4 or 6, 0 for non-IP flows (MAC pair keys).
 	IPVersion uint8
 	// VLAN is the outermost VLAN ID of the first packet, 0 when untagged.
 	VLAN uint16
-	// Orig and Resp are the endpoints.
-	Orig, Resp Endpoint
-	// First and Last are the timestamps of the first and last packets,
-	// in Unix nanoseconds.
-	First, Last int64
-	// Stats is indexed by Side.
-	Stats [2]SideStats
 	// State is Zeek's conn_state (meaningful for TCP and UDP).
 	State ConnState
+	// Reason says why the flow ended; NotEnded on start events.
+	Reason EndReason
+	// Orig and Resp are the endpoints.
+	Orig, Resp Endpoint
 	// History is Zeek's history string.
 	History History
 	// MissedBytes counts bytes known to be missing from the TCP streams
-	// (the sum of both sides' GapBytes). It is filled by stream
+	// (the sum of both sides' Streams[].GapBytes). It is filled by stream
 	// reassembly; flow tracking alone leaves it 0.
 	MissedBytes uint64
-	// Reason says why the flow ended; NotEnded on start events.
-	Reason EndReason
+	// Streams is indexed by Side; see StreamStats.
+	Streams [2]StreamStats
 }
 
 // StartTime returns the time of the first packet.

@@ -116,20 +116,24 @@ const (
 
 const none = -1
 
+// entry is one flow. The fields touched by every packet come first, so
+// that a packet touches as few cache lines of its flow as possible.
 type entry[K Key] struct {
 	key        K
 	hash       uint64
-	rec        FlowRecord
-	side       [2]sideState
 	origIsFwd  bool // the originator sends in the key's forward direction
 	class      uint8
 	prev, next int32
 	// linkedAt is the time the flow was last placed at the tail of its
 	// class list; lists are ordered by it. See relinkEvery.
 	linkedAt int64
-	// streams is the reassembly state; nil unless Config.NewStream asked
-	// for this connection's bytes.
-	streams *streams
+	// sid is 1 + the index of the flow's reassembly state in the
+	// tracker's strm; 0 unless Config.NewStream asked for this
+	// connection's bytes. An index, not a pointer, keeps entries free of
+	// pointers, so the garbage collector need not scan the flow table.
+	sid  int32
+	side [2]sideState
+	rec  FlowRecord
 }
 
 type list struct{ head, tail int32 }
@@ -162,6 +166,8 @@ type Tracker[K Key] struct {
 	reasmUsed         int   // out-of-order bytes held across all flows
 	chunk             Chunk // handed to stream handlers, reused
 	segFree           [][]byte
+	strm              []*streams // reassembly state, by entry.sid-1
+	strmFree          []int32
 	ack               uint64 // Chunk.Ack of the packet being reassembled
 }
 
@@ -311,7 +317,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 	case flowkey.ProtoTCP:
 		if d.IPVersion != 0 {
 			at := e.trackTCP(s, d)
-			if e.streams != nil {
+			if e.sid != 0 {
 				t.ack = 0
 				if peer := &e.side[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
 					if a, base := unwrap(peer.top, d.Ack), peer.start+1; a > base {
@@ -365,7 +371,14 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	t.stats.Flows++
 	if t.newStream != nil && d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 {
 		if sh := t.newStream(r); sh != nil {
-			e.streams = &streams{h: sh}
+			if n := len(t.strmFree); n > 0 {
+				e.sid = t.strmFree[n-1]
+				t.strmFree = t.strmFree[:n-1]
+			} else {
+				t.strm = append(t.strm, nil)
+				e.sid = int32(len(t.strm))
+			}
+			t.strm[e.sid-1] = &streams{h: sh}
 		}
 	}
 	return idx
@@ -409,7 +422,7 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	t.free = append(t.free, idx)
 	r := &e.rec
 	r.Reason = reason
-	if e.streams != nil {
+	if e.sid != 0 {
 		t.finishStreams(e)
 	}
 	switch r.Proto {
@@ -434,8 +447,8 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
 		r.State = StateOTH
 	}
-	if e.streams != nil {
-		e.streams.h.End(r)
+	if e.sid != 0 {
+		t.strm[e.sid-1].h.End(r)
 		t.releaseStreams(e)
 	}
 	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})
