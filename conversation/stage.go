@@ -36,13 +36,11 @@ type Event struct {
 // shards, like stage.TrackFlows, and returns, beside the flow events, the
 // conversation events of every TCP connection. cfg (nil means defaults)
 // may set its own NewStream: those handlers get the raw per-side chunks as
-// well. Both outputs must be consumed.
+// well. The reassembly budget bounds the whole stage, split between the
+// shards. Both outputs must be consumed.
 func Track(g *stage.Graph, name string, in stage.Port[*stage.Batch[flowscope.Packet]], workers int, cfg *flowscope.Config) (
 	stage.Port[*stage.Batch[flowscope.FlowEvent]], stage.Port[*stage.Batch[Event]], *stage.TrackStats) {
-	var base flowscope.Config
-	if cfg != nil {
-		base = *cfg
-	}
+	base := stage.ShardConfig(cfg, workers) // the reassembly budget is split between shards
 	ext := flowkey.FiveTupleExtractor{}
 	return stage.TrackSide(g, name, in, workers, ext, func(emit func(Event)) *flowscope.Tracker[flowkey.FiveTuple] {
 		c := base

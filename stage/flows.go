@@ -134,11 +134,31 @@ func (s *sideOut[S]) send(ctx context.Context, wm int64) error {
 
 // TrackFlows adds 5-tuple flow tracking with the given tracker
 // configuration (nil means defaults) over workers shards; see Track.
+//
+// The reassembly budget (Config.ReassemblyBudget) is for the whole stage:
+// each shard gets an equal part of it.
 func TrackFlows(g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int, cfg *flowscope.Config) (Port[*Batch[flowscope.FlowEvent]], *TrackStats) {
 	ext := flowkey.FiveTupleExtractor{}
+	shard := ShardConfig(cfg, workers)
 	return Track(g, name, in, workers, ext, func() *flowscope.Tracker[flowkey.FiveTuple] {
-		return flowscope.NewTracker(ext, cfg)
+		return flowscope.NewTracker(ext, &shard)
 	})
+}
+
+// ShardConfig returns the tracker configuration for one of workers shards
+// sharing cfg (nil means defaults): the same, with the reassembly budget
+// split between the shards, so that it bounds the whole stage.
+func ShardConfig(cfg *flowscope.Config, workers int) flowscope.Config {
+	var c flowscope.Config
+	if cfg != nil {
+		c = *cfg
+	}
+	budget := c.ReassemblyBudget
+	if budget <= 0 {
+		budget = flowscope.DefaultReassemblyBudget
+	}
+	c.ReassemblyBudget = max(budget/max(workers, 1), 1)
+	return c
 }
 
 // trackShard runs one tracker: one output batch per input batch (possibly
