@@ -179,15 +179,17 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 			for i := range b.Items {
 				o.Items = tr.Track(&b.Items[i], o.Items)
 			}
-			o.Items = tr.Advance(b.Watermark, o.Items)
-			o.Watermark = b.Watermark
+			wm := b.Watermark
+			o.Items = tr.Advance(wm, o.Items)
+			o.Watermark = wm
 			b.Release()
+			// o belongs to the receiver once sent: use wm, not o, after.
 			if err := send(ctx, out.ch, o); err != nil {
 				o.Release()
 				return err
 			}
 			if side != nil {
-				if err := side.send(ctx, o.Watermark); err != nil {
+				if err := side.send(ctx, wm); err != nil {
 					return err
 				}
 			}
@@ -203,7 +205,7 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 			return err
 		}
 		if side != nil {
-			return side.send(ctx, o.Watermark)
+			return side.send(ctx, tr.Now())
 		}
 		return nil
 	})
