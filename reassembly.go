@@ -57,6 +57,38 @@ func (f StreamFuncs) End(rec *FlowRecord) {
 	}
 }
 
+// TeeStreams returns a handler that passes every chunk and the end to each
+// of hs in turn; nil handlers are left out.
+func TeeStreams(hs ...StreamHandler) StreamHandler {
+	var keep teeStreams
+	for _, h := range hs {
+		if h != nil {
+			keep = append(keep, h)
+		}
+	}
+	switch len(keep) {
+	case 0:
+		return nil
+	case 1:
+		return keep[0]
+	}
+	return keep
+}
+
+type teeStreams []StreamHandler
+
+func (t teeStreams) Chunk(c *Chunk) {
+	for _, h := range t {
+		h.Chunk(c)
+	}
+}
+
+func (t teeStreams) End(rec *FlowRecord) {
+	for _, h := range t {
+		h.End(rec)
+	}
+}
+
 // NewStreamFunc returns the handler for a new TCP connection, given its
 // record as of its first packet, or nil to leave the connection's bytes
 // alone. The record is the caller's only during the call.

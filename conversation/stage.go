@@ -50,10 +50,7 @@ func Track(g *stage.Graph, name string, in stage.Port[*stage.Batch[flowscope.Pac
 			if base.NewStream == nil {
 				return h
 			}
-			if other := base.NewStream(rec); other != nil {
-				return tee{h, other}
-			}
-			return h
+			return flowscope.TeeStreams(h, base.NewStream(rec))
 		}
 		return flowscope.NewTracker(ext, &c)
 	})
@@ -78,16 +75,4 @@ func (e *emitter) Chunk(c *flowscope.Chunk) {
 func (e *emitter) End(rec *flowscope.FlowRecord) {
 	r := *rec
 	e.emit(Event{Conn: e.conn, Kind: End, Time: rec.Last, Record: &r})
-}
-
-type tee [2]flowscope.StreamHandler
-
-func (t tee) Chunk(c *flowscope.Chunk) {
-	t[0].Chunk(c)
-	t[1].Chunk(c)
-}
-
-func (t tee) End(rec *flowscope.FlowRecord) {
-	t[0].End(rec)
-	t[1].End(rec)
 }

@@ -28,10 +28,19 @@ type Zeek struct {
 	buf []byte
 }
 
-// NewZeek returns a sink writing to w through its own buffer. Flush
-// writes the buffer out; closing w is the caller's job.
+// NewZeek returns a sink writing to w through a buffer. Flush writes the
+// buffer out; closing w is the caller's job. When w is a *bufio.Writer it
+// is used as the buffer: sinks driven by one goroutine (stage.ToPair) can
+// share one and their lines interleave whole.
 func NewZeek(w io.Writer) *Zeek {
-	return &Zeek{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 1024)}
+	return &Zeek{w: buffered(w), buf: make([]byte, 0, 1024)}
+}
+
+func buffered(w io.Writer) *bufio.Writer {
+	if bw, ok := w.(*bufio.Writer); ok {
+		return bw
+	}
+	return bufio.NewWriterSize(w, 64<<10)
 }
 
 // Write encodes the ended flows among evs.

@@ -77,3 +77,50 @@ func To[T any](g *Graph, name string, in Port[*Batch[T]], s sink.Sink[T]) {
 		return nil
 	})
 }
+
+// ToPair adds a stage that writes two streams produced in lockstep (such
+// as the two outputs of TrackSide, which send one batch each per input
+// batch): one batch of a to sa, then one batch of b to sb, in turn, until
+// both end. The interleaving is the same on every run. It flushes both
+// sinks at the end of input.
+func ToPair[A, B any](g *Graph, name string, a Port[*Batch[A]], b Port[*Batch[B]], sa sink.Sink[A], sb sink.Sink[B]) {
+	srcA, srcB := In(a, name), In(b, name)
+	g.Add(name, func(ctx context.Context) error {
+		for srcA != nil || srcB != nil {
+			if srcA != nil {
+				ba, ok := <-srcA
+				if !ok {
+					srcA = nil
+				} else {
+					err := sa.Write(ctx, ba.Items)
+					ba.Release()
+					if err != nil {
+						return err
+					}
+				}
+			}
+			if srcB != nil {
+				bb, ok := <-srcB
+				if !ok {
+					srcB = nil
+				} else {
+					err := sb.Write(ctx, bb.Items)
+					bb.Release()
+					if err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := sa.Flush(); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		if err := sb.Flush(); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		return nil
+	})
+}

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,13 +16,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/conversation"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -46,8 +50,8 @@ Output:
                      line per connection in DIR/index.jsonl
   --format NAME      output format: zeek (JSON Lines, Zeek field names;
                      the default)
-  --protocols LIST   comma-separated protocol parsers to run; "none" gives
-                     flow (conn) records only, which is all this version has
+  --protocols LIST   comma-separated protocol parsers to run: http (all of
+                     them by default); "none" gives flow (conn) records only
   -q                 no summary line on stderr
 
 Processing:
@@ -110,7 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowscope: unknown --format %q (known: zeek)\n", o.format)
 		return 2
 	}
-	if err := checkProtocols(o.protocols); err != nil {
+	protocols, err := parseProtocols(o.protocols)
+	if err != nil {
 		fmt.Fprintf(stderr, "flowscope: %v\n", err)
 		return 2
 	}
@@ -120,7 +125,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var src *source.Files
-	var err error
 	if len(o.reads) == 0 {
 		fmt.Fprintf(stderr, "flowscope: no -r given; analysing the embedded sample capture %s (%d bytes). See -h.\n",
 			sample.Name, len(sample.Capture))
@@ -145,25 +149,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	// TCP streams are always reassembled, as Zeek does, so that conn
-	// records count missed bytes and gaps; transcripts are optional.
-	cfg := flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }}
-	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(out)}
+	// One buffer for every record kind: conn and http lines interleave
+	// whole, in the same order on every run (stage.ToPair).
+	bw := bufio.NewWriterSize(out, 256<<10)
+	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(bw)}
 	var transcripts *sink.Transcripts
 	if o.transcr != "" {
 		if transcripts, err = sink.NewTranscripts(o.transcr); err != nil {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1
 		}
-		cfg.NewStream = conversation.Ordered(transcripts.NewStream)
 		sinks = append(sinks, transcripts.Index())
 	}
 
 	start := time.Now()
 	g := stage.New(nil)
 	pkts := stage.FromSource(g, "read", src)
-	events, stats := stage.TrackFlows(g, "track", pkts, o.workers, &cfg)
-	stage.To(g, "write", events, sinks)
+	shardCfg := stage.ShardConfig(nil, o.workers)
+	events, httpRecs, stats := stage.TrackSide(g, "track", pkts, o.workers, flowkey.FiveTupleExtractor{},
+		func(emit func(sink.HTTPRecord)) *flowscope.Tracker[flowkey.FiveTuple] {
+			cfg := shardCfg
+			cfg.NewStream = streamHandlers(transcripts, protocols["http"], emit)
+			return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+		})
+	stage.ToPair(g, "write", events, httpRecs, sinks, sink.NewZeekHTTP(bw))
 	runErr := g.Run(ctx)
 	elapsed := time.Since(start)
 	if transcripts != nil {
@@ -210,15 +219,52 @@ func describe(err error) error {
 	return err
 }
 
-// checkProtocols validates --protocols. Flow records are always written;
-// protocol parsers arrive with later versions.
-func checkProtocols(list string) error {
+// knownProtocols are the parsers --protocols can select.
+var knownProtocols = []string{"http"}
+
+// parseProtocols reads --protocols: empty means every parser, "none" no
+// parser (flow records only).
+func parseProtocols(list string) (map[string]bool, error) {
+	on := map[string]bool{}
+	if strings.TrimSpace(list) == "" {
+		for _, p := range knownProtocols {
+			on[p] = true
+		}
+		return on, nil
+	}
 	for _, p := range strings.Split(list, ",") {
-		switch strings.TrimSpace(p) {
-		case "", "none":
+		p = strings.ToLower(strings.TrimSpace(p))
+		switch {
+		case p == "none":
+		case slices.Contains(knownProtocols, p):
+			on[p] = true
 		default:
-			return fmt.Errorf("unknown protocol %q in --protocols (known: none)", p)
+			return nil, fmt.Errorf("unknown protocol %q in --protocols (known: %s, none)", p, strings.Join(knownProtocols, ", "))
 		}
 	}
-	return nil
+	return on, nil
+}
+
+// streamHandlers returns what each TCP connection's reassembled streams
+// go to: the HTTP parser (its transactions to emit) and the transcript
+// writer, both fed in causal order. Streams are reassembled even when
+// nothing reads them, as Zeek does, so that conn records count missed
+// bytes.
+func streamHandlers(transcripts *sink.Transcripts, http bool, emit func(sink.HTTPRecord)) flowscope.NewStreamFunc {
+	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+		var hs []flowscope.StreamHandler
+		if http {
+			conn := *rec
+			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
+				emit(sink.NewHTTPRecord(&conn, tx))
+			}))
+		}
+		if transcripts != nil {
+			hs = append(hs, transcripts.NewStream(rec))
+		}
+		if h := flowscope.TeeStreams(hs...); h != nil {
+			return h
+		}
+		return flowscope.StreamFuncs{}
+	})
 }

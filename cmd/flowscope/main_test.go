@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/internal/sample"
 )
 
@@ -46,17 +49,30 @@ func TestSampleGolden(t *testing.T) {
 	if out != string(want) {
 		t.Errorf("output differs from %s (run go test -update to accept):\n%s", golden, out)
 	}
+	fields := map[string][]string{
+		"conn": {"_path", "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
+			"conn_state", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "end_reason"},
+		"http": {"_path", "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_depth",
+			"method", "host", "uri", "version", "user_agent", "request_body_len", "response_body_len", "status_code", "status_msg"},
+	}
+	count := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("not JSON: %q", line)
 		}
-		for _, k := range []string{"_path", "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
-			"conn_state", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "end_reason"} {
+		path, _ := rec["_path"].(string)
+		count[path]++
+		for _, k := range fields[path] {
 			if _, ok := rec[k]; !ok {
-				t.Errorf("record lacks %q: %s", k, line)
+				t.Errorf("%s record lacks %q: %s", path, k, line)
 			}
 		}
+	}
+	// The sample: 8 flows, and 5 HTTP transactions (GET /, GET /big.txt,
+	// GET /index.html, GET /missing, POST /echo).
+	if count["conn"] != 8 || count["http"] != 5 || len(count) != 2 {
+		t.Errorf("records by kind: %v, want 8 conn and 5 http", count)
 	}
 }
 
@@ -121,7 +137,7 @@ func TestBadInput(t *testing.T) {
 
 func TestCutCaptureKeepsRecords(t *testing.T) {
 	cut := writeTemp(t, "cut.pcap", sample.Capture[:len(sample.Capture)-100])
-	_, out, errOut := runCLI(t, "--workers", "2", "-r", cut)
+	_, out, errOut := runCLI(t, "--workers", "2", "--protocols", "none", "-r", cut)
 	if n := strings.Count(out, "\n"); n != 8 {
 		t.Errorf("%d records from the cut capture, want all 8 flows: %s", n, errOut)
 	}
@@ -133,7 +149,7 @@ func TestCutCaptureKeepsRecords(t *testing.T) {
 func TestWriteFileAndSeveralInputs(t *testing.T) {
 	in := writeTemp(t, "s.pcap", sample.Capture)
 	out := filepath.Join(t.TempDir(), "conn.jsonl")
-	code, stdout, errOut := runCLI(t, "-r", in, "-r", in, "-w", out)
+	code, stdout, errOut := runCLI(t, "--protocols", "none", "-r", in, "-r", in, "-w", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -190,4 +206,66 @@ func TestTranscriptsFlag(t *testing.T) {
 	if code, _, errOut := runCLI(t, "-q", "--transcripts", "/proc/no/such/dir"); code != 1 || !strings.Contains(errOut, "transcripts") {
 		t.Errorf("unwritable directory: exit %d, %q", code, errOut)
 	}
+}
+
+// TestRecordKindsInterleaveWhole: with many records of both kinds, every
+// line of the output is one whole JSON object, and the output is the same
+// on every run.
+func TestRecordKindsInterleaveWhole(t *testing.T) {
+	path := writeTemp(t, "http.pcap", manyHTTPConnections(t, 400))
+	_, first, errOut := runCLI(t, "-q", "--workers", "2", "-r", path)
+	lines := strings.Split(strings.TrimSpace(first), "\n")
+	kinds := map[string]int{}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("line is not one JSON object: %.120q (%s)", l, errOut)
+		}
+		kinds[rec["_path"].(string)]++
+	}
+	if kinds["conn"] != 400 || kinds["http"] != 800 {
+		t.Errorf("records by kind %v, want 400 conn and 800 http", kinds)
+	}
+	if _, again, _ := runCLI(t, "-q", "--workers", "2", "-r", path); again != first {
+		t.Error("two runs gave different output")
+	}
+}
+
+// manyHTTPConnections builds a pcap of n connections with two HTTP
+// exchanges each.
+func manyHTTPConnections(t *testing.T, n int) []byte {
+	t.Helper()
+	var pkts []pcapgen.Packet
+	srv := netip.MustParseAddrPort("192.0.2.80:80")
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.test\r\nUser-Agent: flowscope-test\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello world\n")
+	base := time.Unix(1_700_000_000, 0)
+	for i := range n {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 7, byte(i >> 8), byte(i)}), 30000)
+		ts := base.Add(time.Duration(i) * time.Millisecond)
+		add := func(f []byte) {
+			pkts = append(pkts, pcapgen.Packet{TS: ts, Data: f})
+			ts = ts.Add(10 * time.Microsecond)
+		}
+		c, s := uint32(1000), uint32(5000)
+		add(pcapgen.TCP(cli, srv, c, 0, pcapgen.SYN, nil))
+		add(pcapgen.TCP(srv, cli, s, c+1, pcapgen.SYN|pcapgen.ACK, nil))
+		c, s = c+1, s+1
+		add(pcapgen.TCP(cli, srv, c, s, pcapgen.ACK, nil))
+		for range 2 {
+			add(pcapgen.TCP(cli, srv, c, s, pcapgen.PSH|pcapgen.ACK, req))
+			c += uint32(len(req))
+			add(pcapgen.TCP(srv, cli, s, c, pcapgen.PSH|pcapgen.ACK, resp))
+			s += uint32(len(resp))
+		}
+		add(pcapgen.TCP(cli, srv, c, s, pcapgen.FIN|pcapgen.ACK, nil))
+		add(pcapgen.TCP(srv, cli, s, c+1, pcapgen.FIN|pcapgen.ACK, nil))
+		add(pcapgen.TCP(cli, srv, c+1, s+1, pcapgen.ACK, nil))
+	}
+	slices.SortStableFunc(pkts, func(a, b pcapgen.Packet) int { return a.TS.Compare(b.TS) })
+	var b bytes.Buffer
+	if err := pcapgen.WritePcap(&b, pkts); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -1,0 +1,176 @@
+// Package http1 parses HTTP/1.0 and HTTP/1.1 from the two reassembled
+// byte streams of a TCP connection into transactions: a request paired
+// with its response, as Zeek's http.log has them.
+//
+// It is a streaming parser built for captured traffic: it finds HTTP by
+// content on any port, copes with keep-alive, pipelining, chunked bodies
+// with trailers, bodies that end with the connection, responses without
+// bodies, interim 1xx responses, CONNECT and Upgrade tunnels, gaps (the
+// message in progress is marked incomplete and parsing resumes at the
+// next message start) and connections picked up mid-stream. It flags the
+// ambiguities that enable request smuggling. Headers are bounded in size
+// and count; bodies are counted, not kept.
+//
+// # Usage
+//
+// Parser{} is a flowscope.SessionFactory[*Transaction]:
+//
+//	cfg := flowscope.Config{NewStream: conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+//		return flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) { ... })
+//	})}
+package http1
+
+import (
+	"github.com/flowscope-go/flowscope"
+)
+
+// Defaults of Parser's bounds.
+const (
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxHeaders     = 256
+	// detectWindow is how many bytes of each side are searched for a
+	// message start before the connection is judged not to be HTTP.
+	detectWindow = 16 << 10
+)
+
+// Parser makes HTTP/1.x session parsers. The zero Parser uses the
+// defaults.
+type Parser struct {
+	// MaxHeaderBytes bounds a message's start line and headers. A message
+	// whose headers exceed it is cut there and marked incomplete. Zero
+	// means 64 KiB.
+	MaxHeaderBytes int
+	// MaxHeaders bounds the headers kept per message; later ones are
+	// counted in Message.DroppedHeaders. Zero means 256.
+	MaxHeaders int
+}
+
+// NewSession returns a parser for one connection.
+func (p Parser) NewSession(*flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
+	s := &session{maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders}
+	if s.maxHeaderBytes <= 0 {
+		s.maxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if s.maxHeaders <= 0 {
+		s.maxHeaders = DefaultMaxHeaders
+	}
+	for i := range s.side {
+		s.side[i].state = stateSeek
+	}
+	return s
+}
+
+var _ flowscope.SessionFactory[*Transaction] = Parser{}
+
+// Header is one header line, in the order it appeared.
+type Header struct {
+	Name, Value string
+}
+
+// Flags mark what was odd about a message or transaction.
+type Flags uint16
+
+const (
+	// Incomplete: part of the message is missing (a gap, a bound, or the
+	// connection ended in the middle).
+	Incomplete Flags = 1 << iota
+	// Tunnel: CONNECT or Upgrade succeeded; the rest of the connection is
+	// not HTTP and was not parsed.
+	Tunnel
+	// SmugglingCLTE: both Content-Length and Transfer-Encoding: chunked.
+	SmugglingCLTE
+	// SmugglingCLCL: several Content-Length headers that disagree.
+	SmugglingCLCL
+	// ObsFold: a header continued on the next line (obsolete folding).
+	ObsFold
+	// BadFraming: a malformed chunk size or Content-Length.
+	BadFraming
+)
+
+var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing"}
+
+// Names returns the names of the flags set, in a fixed order.
+func (f Flags) Names() []string {
+	var out []string
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Message is the common part of requests and responses.
+type Message struct {
+	Version string
+	Headers []Header
+	// DroppedHeaders counts headers beyond the MaxHeaders bound.
+	DroppedHeaders int
+	// ContentLength is the first Content-Length header's value, -1 when
+	// absent or not a number.
+	ContentLength int64
+	// Chunked is set for Transfer-Encoding: chunked.
+	Chunked bool
+	// BodyLen counts the body bytes seen, after de-chunking.
+	BodyLen uint64
+	// Start and End are the capture times of the first and last bytes.
+	Start, End int64
+	Flags      Flags
+}
+
+// Header returns the value of the first header named name (ASCII case
+// insensitive), and whether there was one.
+func (m *Message) Header(name string) (string, bool) {
+	for _, h := range m.Headers {
+		if equalFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+// Request is an HTTP request.
+type Request struct {
+	Message
+	Method, Target string
+}
+
+// Response is an HTTP response.
+type Response struct {
+	Message
+	Status int
+	Reason string
+}
+
+// Transaction is a request and its response. Either may be nil: a
+// response seen without its request (a capture that starts mid-stream),
+// or a request whose response never came.
+type Transaction struct {
+	// Depth is the transaction's position on its connection, from 1.
+	Depth    int
+	Request  *Request
+	Response *Response
+	// Interim holds 1xx responses that came before the final one.
+	Interim []*Response
+	// Flags gathers the flags of both messages.
+	Flags Flags
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

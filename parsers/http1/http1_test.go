@@ -1,0 +1,150 @@
+package http1_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/parsers/http1"
+)
+
+// feed is one piece of a conversation: bytes of a side, or a gap.
+type feed struct {
+	side flowscope.Side
+	data string
+	gap  uint64
+}
+
+const O, R = flowscope.Orig, flowscope.Resp
+
+func run(t *testing.T, feeds []feed) []*http1.Transaction {
+	t.Helper()
+	p := http1.Parser{}.NewSession(nil)
+	var out []*http1.Transaction
+	for i, f := range feeds {
+		if f.gap > 0 {
+			out = p.Gap(f.side, f.gap, int64(i), out)
+		} else {
+			out = p.Data(f.side, []byte(f.data), int64(i), out)
+		}
+	}
+	return p.End(&flowscope.FlowRecord{}, out)
+}
+
+// summary renders transactions compactly for comparisons.
+func summary(txs []*http1.Transaction) string {
+	var b strings.Builder
+	for _, tx := range txs {
+		if r := tx.Request; r != nil {
+			host, _ := r.Header("Host")
+			b.WriteString(r.Method + " " + r.Target + " " + host + " req" + itoa(int(r.BodyLen)))
+		} else {
+			b.WriteString("-")
+		}
+		b.WriteString(" -> ")
+		if r := tx.Response; r != nil {
+			b.WriteString(itoa(r.Status) + " resp" + itoa(int(r.BodyLen)))
+		} else {
+			b.WriteString("-")
+		}
+		for _, i := range tx.Interim {
+			b.WriteString(" +" + itoa(i.Status))
+		}
+		for _, f := range tx.Flags.Names() {
+			b.WriteString(" !" + f)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestHTTP(t *testing.T) {
+	get := "GET /a HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n"
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+	cases := []struct {
+		name  string
+		feeds []feed
+		want  string
+	}{
+		{"keep-alive", []feed{{O, get, 0}, {R, ok, 0}, {O, get, 0}, {R, ok, 0}},
+			"GET /a example.com req0 -> 200 resp5\nGET /a example.com req0 -> 200 resp5\n"},
+		{"pipelined", []feed{{O, get + get + get, 0}, {R, ok + ok, 0}, {R, ok, 0}},
+			strings.Repeat("GET /a example.com req0 -> 200 resp5\n", 3)},
+		{"chunked with trailers", []feed{{O, get, 0},
+			{R, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n", 0}},
+			"GET /a example.com req0 -> 200 resp11\n"},
+		{"HEAD has no body", []feed{{O, "HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", 0}, {R, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 0}, {O, get, 0}, {R, ok, 0}},
+			"HEAD /a h req0 -> 200 resp0\nGET /a example.com req0 -> 200 resp5\n"},
+		{"204 and 304", []feed{{O, get + get, 0}, {R, "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 0}},
+			"GET /a example.com req0 -> 204 resp0\nGET /a example.com req0 -> 304 resp0\n"},
+		{"100 continue", []feed{{O, "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n", 0},
+			{R, "HTTP/1.1 100 Continue\r\n\r\n", 0}, {O, "data", 0}, {R, ok, 0}},
+			"POST /u h req4 -> 200 resp5 +100\n"},
+		{"body until close", []feed{{O, "GET / HTTP/1.0\r\n\r\n", 0}, {R, "HTTP/1.0 200 OK\r\n\r\nabc", 0}, {R, "defg", 0}},
+			"GET /  req0 -> 200 resp7\n"},
+		{"split byte by byte", bytewise([]feed{{O, get, 0}, {R, ok, 0}}),
+			"GET /a example.com req0 -> 200 resp5\n"},
+		{"CONNECT tunnel", []feed{{O, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 0},
+			{R, "HTTP/1.1 200 Connection established\r\n\r\n", 0}, {O, "\x16\x03\x01binary", 0}, {R, "\x16\x03\x03more", 0}},
+			"CONNECT example.com:443 example.com:443 req0 -> 200 resp0 !tunnel\n"},
+		{"upgrade", []feed{{O, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", 0},
+			{R, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 0}, {O, "\x81\x05hello", 0}},
+			"GET /ws h req0 -> 101 resp0 !tunnel\n"},
+		{"response without request (mid-stream)", []feed{{R, "tail of a body\r\n" + ok, 0}},
+			"- -> 200 resp5\n"},
+		{"unanswered request", []feed{{O, get, 0}},
+			"GET /a example.com req0 -> -\n"},
+		{"gap in a body keeps framing", []feed{{O, get, 0}, {R, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", 0}, {R, "", 5}, {R, "cde", 0}, {O, get, 0}, {R, ok, 0}},
+			"GET /a example.com req0 -> 200 resp5 !incomplete\nGET /a example.com req0 -> 200 resp5\n"},
+		{"gap in headers resyncs", []feed{{O, "GET /a HTTP/1.1\r\nHo", 0}, {O, "", 100}, {O, "st: x\r\n\r\n" + get, 0}, {R, ok, 0}},
+			"GET /a example.com req0 -> 200 resp5\n"},
+		{"smuggling CL and TE", []feed{{O, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !smuggling_cl_te\n"},
+		{"duplicate content lengths", []feed{{O, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 0}, {R, ok, 0}},
+			"POST /  req3 -> 200 resp5 !smuggling_cl_cl\n"},
+		{"obs-fold", []feed{{O, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n two\r\n\r\n", 0}, {R, ok, 0}},
+			"GET / a req0 -> 200 resp5 !obs_fold\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := summary(run(t, c.feeds)); got != c.want {
+				t.Errorf("got\n%swant\n%s", got, c.want)
+			}
+		})
+	}
+}
+
+func bytewise(feeds []feed) []feed {
+	var out []feed
+	for _, f := range feeds {
+		for i := range len(f.data) {
+			out = append(out, feed{f.side, f.data[i : i+1], 0})
+		}
+	}
+	return out
+}
+
+func TestNotHTTPIsPoisoned(t *testing.T) {
+	p := http1.Parser{}.NewSession(nil)
+	junk := strings.Repeat("\x00\x01binary protocol\n", 2000)
+	p.Data(O, []byte(junk), 0, nil)
+	p.Data(R, []byte(junk), 0, nil)
+	reason, poisoned := p.(flowscope.Poisoner).Poisoned()
+	if !poisoned || reason == "" {
+		t.Fatal("a binary protocol was not given up on")
+	}
+}
+
+func TestHeaderBounds(t *testing.T) {
+	p := http1.Parser{MaxHeaders: 3, MaxHeaderBytes: 200}.NewSession(nil)
+	var out []*http1.Transaction
+	out = p.Data(O, []byte("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"), 0, out)
+	out = p.Data(O, []byte("GET /big HTTP/1.1\r\nX: "+strings.Repeat("y", 500)+"\r\n\r\nGET /next HTTP/1.1\r\n\r\n"), 0, out)
+	out = p.End(&flowscope.FlowRecord{}, out)
+	if len(out) != 2 || len(out[0].Request.Headers) != 3 || out[0].Request.DroppedHeaders != 1 || out[1].Request.Target != "/next" {
+		t.Errorf("got %s", summary(out))
+	}
+}

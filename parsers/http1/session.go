@@ -1,0 +1,588 @@
+package http1
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/flowscope-go/flowscope"
+)
+
+type state uint8
+
+const (
+	stateSeek       state = iota // looking for a message start line
+	stateHead                    // collecting the start line and headers
+	stateBody                    // a body of known length
+	stateChunkSize               // a chunk-size line
+	stateChunkData               // chunk bytes
+	stateChunkEnd                // the CRLF after chunk bytes
+	stateTrailers                // trailer lines after the last chunk
+	stateCloseBody               // a response body that ends with the connection
+	stateTunnel                  // not HTTP any more (CONNECT, Upgrade)
+	stateWaitTunnel              // a CONNECT or Upgrade request waits for its answer
+	stateDead                    // not HTTP
+)
+
+// maxLine bounds a chunk-size or trailer line.
+const maxLine = 4 << 10
+
+type sideState struct {
+	state     state
+	buf       []byte // owned: a partial line or header block
+	scanned   int    // how much of buf was searched for the end of the headers
+	remaining uint64 // body or chunk bytes still due
+	seen      uint64 // bytes seen before the first message start
+	found     bool   // a message start was seen on this side
+	msg       *Message
+	req       *Request
+	resp      *Response
+}
+
+type session struct {
+	side           [2]sideState
+	pending        []*Transaction // requests waiting for their responses, in order
+	depth          int
+	poisoned       string
+	maxHeaderBytes int
+	maxHeaders     int
+	out            []*Transaction
+}
+
+var _ flowscope.Poisoner = (*session)(nil)
+
+// Poisoned reports whether the connection was judged not to be HTTP.
+func (s *session) Poisoned() (string, bool) { return s.poisoned, s.poisoned != "" }
+
+// Data implements flowscope.SessionParser.
+func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transaction) []*Transaction {
+	if s.poisoned != "" {
+		return out
+	}
+	s.out = out
+	st := &s.side[side]
+	for len(b) > 0 {
+		switch st.state {
+		case stateSeek:
+			b = s.seek(side, b)
+		case stateHead:
+			b = s.head(side, b, ts)
+		case stateBody, stateChunkData:
+			n := min(uint64(len(b)), st.remaining)
+			st.msg.BodyLen += n
+			st.msg.End = ts
+			st.remaining -= n
+			b = b[n:]
+			if st.remaining == 0 {
+				if st.state == stateBody {
+					s.done(side, ts)
+				} else {
+					st.state = stateChunkEnd
+				}
+			}
+		case stateChunkEnd:
+			switch b[0] {
+			case '\r':
+				b = b[1:]
+			case '\n':
+				b = b[1:]
+				st.state = stateChunkSize
+			default:
+				st.msg.Flags |= BadFraming
+				st.state = stateChunkSize
+			}
+		case stateChunkSize, stateTrailers:
+			line, rest, ok := s.line(st, b)
+			b = rest
+			if !ok {
+				continue
+			}
+			s.chunkLine(side, line, ts)
+		case stateCloseBody:
+			st.msg.BodyLen += uint64(len(b))
+			st.msg.End = ts
+			b = nil
+		case stateTunnel, stateDead, stateWaitTunnel:
+			b = nil
+		}
+	}
+	s.checkPoison()
+	return s.out
+}
+
+// line collects one line (for chunk sizes and trailers) across calls. It
+// returns the line without its end, the bytes after it, and whether a
+// whole line is there.
+func (s *session) line(st *sideState, b []byte) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		if len(st.buf)+len(b) > maxLine {
+			st.msg.Flags |= BadFraming | Incomplete
+			st.buf = st.buf[:0]
+			st.state = stateSeek
+			return nil, nil, false
+		}
+		st.buf = append(st.buf, b...)
+		return nil, nil, false
+	}
+	if len(st.buf) > 0 {
+		st.buf = append(st.buf, b[:i]...)
+		line = st.buf
+		st.buf = st.buf[:0]
+	} else {
+		line = b[:i]
+	}
+	return bytes.TrimSuffix(line, []byte("\r")), b[i+1:], true
+}
+
+func (s *session) chunkLine(side flowscope.Side, line []byte, ts int64) {
+	st := &s.side[side]
+	if st.state == stateTrailers {
+		if len(line) == 0 {
+			s.done(side, ts)
+		}
+		return
+	}
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i] // chunk extensions
+	}
+	n, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
+	if err != nil {
+		st.msg.Flags |= BadFraming | Incomplete
+		s.done(side, ts)
+		return
+	}
+	if n == 0 {
+		st.state = stateTrailers
+		return
+	}
+	st.state, st.remaining = stateChunkData, n
+}
+
+// seek looks for the start of a message at the beginning of a line: a
+// request line on the originator's side, a status line on the
+// responder's. Bytes before it are skipped (the tail of a message picked
+// up mid-stream, or what follows a gap).
+func (s *session) seek(side flowscope.Side, b []byte) []byte {
+	st := &s.side[side]
+	data := b
+	if len(st.buf) > 0 { // a possible start line cut at the end of the last call
+		st.buf = append(st.buf, b...)
+		data = st.buf
+	}
+	for p := 0; p < len(data); {
+		if p == 0 || data[p-1] == '\n' {
+			switch startLine(side, data[p:]) {
+			case yes:
+				st.found = true
+				st.state = stateHead
+				st.scanned = 0
+				if len(st.buf) > 0 {
+					rest := append([]byte(nil), data[p:]...)
+					st.buf = st.buf[:0]
+					return rest
+				}
+				return data[p:]
+			case maybe:
+				if len(data)-p > s.maxHeaderBytes {
+					break
+				}
+				if len(st.buf) == 0 {
+					st.buf = append(st.buf, data[p:]...)
+				} else {
+					n := copy(st.buf, data[p:])
+					st.buf = st.buf[:n]
+				}
+				s.count(st, uint64(p))
+				return nil
+			}
+		}
+		i := bytes.IndexByte(data[p:], '\n')
+		if i < 0 {
+			break
+		}
+		p += i + 1
+	}
+	s.count(st, uint64(len(data)))
+	st.buf = st.buf[:0]
+	return nil
+}
+
+// count adds skipped bytes to the detection window of a side that has
+// not shown HTTP yet.
+func (s *session) count(st *sideState, n uint64) {
+	if st.found {
+		return
+	}
+	st.seen += n
+	if st.seen > detectWindow {
+		st.state = stateDead
+	}
+}
+
+func (s *session) checkPoison() {
+	o, r := &s.side[flowscope.Orig], &s.side[flowscope.Resp]
+	dead := func(st *sideState) bool { return st.state == stateDead }
+	silent := func(st *sideState) bool { return !st.found && st.seen == 0 && st.state != stateDead }
+	if (dead(o) || silent(o)) && (dead(r) || silent(r)) && (dead(o) || dead(r)) {
+		s.poisoned = "no HTTP message start in the first 16 KiB"
+	}
+}
+
+type tri uint8
+
+const (
+	no tri = iota
+	maybe
+	yes
+)
+
+// startLine tells whether b begins with an HTTP request line (originator)
+// or status line (responder): yes, no, or maybe when b ends too soon.
+func startLine(side flowscope.Side, b []byte) tri {
+	end := bytes.IndexByte(b, '\n')
+	line := b
+	if end >= 0 {
+		line = bytes.TrimSuffix(b[:end], []byte("\r"))
+	}
+	if side == flowscope.Resp {
+		const p = "HTTP/1."
+		if len(line) < len(p)+1 {
+			if end < 0 && bytes.HasPrefix([]byte(p), line) {
+				return maybe
+			}
+			return no
+		}
+		if string(line[:len(p)]) == p && line[len(p)] >= '0' && line[len(p)] <= '9' {
+			return yes
+		}
+		return no
+	}
+	// method SP target SP HTTP/x.y
+	i := 0
+	for i < len(line) && i < 24 && isTokenUpper(line[i]) {
+		i++
+	}
+	if i == 0 || (i == len(line) && end < 0 && i < 24) {
+		if i == len(line) && end < 0 {
+			return maybe
+		}
+		return no
+	}
+	if i >= len(line) || line[i] != ' ' {
+		return no
+	}
+	if end < 0 {
+		if len(line) > 8<<10 {
+			return no
+		}
+		return maybe
+	}
+	j := bytes.LastIndexByte(line, ' ')
+	if j <= i || !bytes.HasPrefix(line[j+1:], []byte("HTTP/")) {
+		return no
+	}
+	return yes
+}
+
+func isTokenUpper(c byte) bool { return 'A' <= c && c <= 'Z' || c == '-' || c == '_' }
+
+// head collects the start line and headers, and parses them once the
+// blank line that ends them arrives.
+func (s *session) head(side flowscope.Side, b []byte, ts int64) []byte {
+	st := &s.side[side]
+	old := len(st.buf)
+	room := s.maxHeaderBytes - old
+	take := b
+	if len(take) > room {
+		take = take[:max(room, 0)]
+	}
+	st.buf = append(st.buf, take...)
+	end := headerEnd(st.buf, st.scanned)
+	if end < 0 {
+		st.scanned = max(len(st.buf)-3, 0)
+		if len(st.buf) >= s.maxHeaderBytes {
+			// Too long: give up on this message and look for the next.
+			st.buf, st.scanned = st.buf[:0], 0
+			st.state = stateSeek
+			return b[len(take):]
+		}
+		return nil
+	}
+	block := st.buf[:end]
+	rest := b[end-old:]
+	s.parseHead(side, block, ts)
+	st.buf, st.scanned = st.buf[:0], 0
+	return rest
+}
+
+// headerEnd returns the offset just after the blank line ending the
+// headers in b, searching from from, or -1.
+func headerEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// parseHead turns a header block into a request or response and sets up
+// the body that follows.
+func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
+	st := &s.side[side]
+	lines := strings.Split(strings.TrimRight(string(block), "\r\n"), "\n")
+	first := strings.TrimSuffix(lines[0], "\r")
+	m := Message{ContentLength: -1, Start: ts, End: ts}
+	s.headers(&m, lines[1:])
+	if side == flowscope.Orig {
+		req := &Request{Message: m}
+		sp1 := strings.IndexByte(first, ' ')
+		sp2 := strings.LastIndexByte(first, ' ')
+		req.Method = first[:sp1]
+		if sp2 > sp1 {
+			req.Target, req.Version = first[sp1+1:sp2], strings.TrimPrefix(first[sp2+1:], "HTTP/")
+		} else {
+			req.Target = first[sp1+1:]
+		}
+		s.depth++
+		tx := &Transaction{Depth: s.depth, Request: req}
+		s.pending = append(s.pending, tx)
+		st.req, st.msg = req, &req.Message
+		switch {
+		case req.Method == "CONNECT":
+			st.state = stateWaitTunnel
+		case req.Chunked:
+			st.state = stateChunkSize
+		case req.ContentLength > 0:
+			st.state, st.remaining = stateBody, uint64(req.ContentLength)
+		default:
+			if _, up := req.Header("Upgrade"); up {
+				st.state = stateWaitTunnel
+				return
+			}
+			s.done(side, ts)
+		}
+		return
+	}
+	resp := &Response{Message: m}
+	rest := strings.TrimPrefix(first, "HTTP/")
+	sp := strings.IndexByte(rest, ' ')
+	if sp < 0 {
+		sp = len(rest)
+	}
+	resp.Version = rest[:sp]
+	code := strings.TrimLeft(rest[sp:], " ")
+	if i := strings.IndexByte(code, ' '); i >= 0 {
+		resp.Reason = code[i+1:]
+		code = code[:i]
+	}
+	resp.Status, _ = strconv.Atoi(code)
+	st.resp, st.msg = resp, &resp.Message
+	var req *Request
+	if len(s.pending) > 0 {
+		req = s.pending[0].Request
+	}
+	switch {
+	case resp.Status >= 100 && resp.Status < 200 && resp.Status != 101:
+		// Interim: it belongs to the request at the head, which stays.
+		if len(s.pending) == 0 {
+			s.depth++
+			s.pending = append(s.pending, &Transaction{Depth: s.depth})
+		}
+		s.pending[0].Interim = append(s.pending[0].Interim, resp)
+		st.resp, st.msg = nil, nil
+		st.state = stateSeek
+		return
+	case resp.Status == 101 || (req != nil && req.Method == "CONNECT" && resp.Status/100 == 2):
+		resp.Flags |= Tunnel
+		s.tunnel()
+		s.done(side, ts)
+		return
+	case (req != nil && req.Method == "HEAD") || resp.Status == 204 || resp.Status == 304:
+		s.done(side, ts)
+	case resp.Chunked:
+		st.state = stateChunkSize
+	case resp.ContentLength >= 0:
+		if resp.ContentLength == 0 {
+			s.done(side, ts)
+			return
+		}
+		st.state, st.remaining = stateBody, uint64(resp.ContentLength)
+	default:
+		st.state = stateCloseBody
+	}
+	if req != nil && s.side[flowscope.Orig].state == stateWaitTunnel {
+		// The CONNECT or Upgrade was refused: the client side goes on.
+		s.side[flowscope.Orig].state = stateSeek
+	}
+}
+
+// headers parses header lines into m.
+func (s *session) headers(m *Message, lines []string) {
+	var te bool
+	for _, l := range lines {
+		l = strings.TrimSuffix(l, "\r")
+		if l == "" {
+			continue
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			m.Flags |= ObsFold
+			if n := len(m.Headers); n > 0 {
+				m.Headers[n-1].Value += " " + strings.TrimSpace(l)
+			}
+			continue
+		}
+		colon := strings.IndexByte(l, ':')
+		if colon <= 0 {
+			continue // not a header: skipped
+		}
+		h := Header{Name: l[:colon], Value: strings.TrimSpace(l[colon+1:])}
+		switch {
+		case equalFold(h.Name, "Content-Length"):
+			n, err := strconv.ParseInt(strings.TrimSpace(h.Value), 10, 64)
+			switch {
+			case err != nil || n < 0:
+				m.Flags |= BadFraming
+			case m.ContentLength < 0:
+				m.ContentLength = n
+			case m.ContentLength != n:
+				m.Flags |= SmugglingCLCL
+			}
+		case equalFold(h.Name, "Transfer-Encoding"):
+			te = true
+			codings := strings.Split(h.Value, ",")
+			if strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked") {
+				m.Chunked = true
+			}
+		}
+		if len(m.Headers) >= s.maxHeaders {
+			m.DroppedHeaders++
+			continue
+		}
+		m.Headers = append(m.Headers, h)
+	}
+	if te && m.ContentLength >= 0 {
+		m.Flags |= SmugglingCLTE // chunked wins, as RFC 9112 says
+	}
+}
+
+// tunnel stops parsing both sides: what follows is not HTTP.
+func (s *session) tunnel() {
+	for i := range s.side {
+		s.side[i].state = stateTunnel
+	}
+}
+
+// done finishes the message in progress on a side. A finished response
+// completes its transaction, which is emitted.
+func (s *session) done(side flowscope.Side, ts int64) {
+	st := &s.side[side]
+	if st.msg != nil {
+		st.msg.End = max(st.msg.End, ts)
+	}
+	if st.state != stateTunnel {
+		st.state = stateSeek
+	}
+	if side == flowscope.Orig {
+		st.req, st.msg = nil, nil
+		return
+	}
+	resp := st.resp
+	st.resp, st.msg = nil, nil
+	if resp == nil {
+		return
+	}
+	var tx *Transaction
+	if len(s.pending) > 0 {
+		tx = s.pending[0]
+		s.pending = s.pending[1:]
+	} else {
+		s.depth++
+		tx = &Transaction{Depth: s.depth}
+	}
+	tx.Response = resp
+	s.emit(tx)
+}
+
+func (s *session) emit(tx *Transaction) {
+	if tx.Request != nil {
+		tx.Flags |= tx.Request.Flags
+	}
+	if tx.Response != nil {
+		tx.Flags |= tx.Response.Flags
+	}
+	s.out = append(s.out, tx)
+}
+
+// Gap implements flowscope.SessionParser: the message in progress is
+// marked incomplete; a body of known length keeps its framing, anything
+// else resumes at the next message start.
+func (s *session) Gap(side flowscope.Side, n uint64, ts int64, out []*Transaction) []*Transaction {
+	if s.poisoned != "" {
+		return out
+	}
+	s.out = out
+	st := &s.side[side]
+	if st.msg != nil {
+		st.msg.Flags |= Incomplete
+	}
+	switch st.state {
+	case stateBody, stateChunkData:
+		if n < st.remaining {
+			st.remaining -= n
+			return s.out
+		}
+		if st.state == stateBody {
+			s.done(side, ts)
+			return s.out
+		}
+		fallthrough
+	case stateHead, stateChunkSize, stateChunkEnd, stateTrailers:
+		if st.state != stateHead {
+			s.done(side, ts)
+		}
+		st.buf, st.scanned = st.buf[:0], 0
+		st.state = stateSeek
+		if side == flowscope.Orig {
+			st.req, st.msg = nil, nil
+		} else {
+			st.resp, st.msg = nil, nil
+		}
+	case stateSeek:
+		st.buf = st.buf[:0]
+	}
+	return s.out
+}
+
+// End implements flowscope.SessionParser: a body that ends with the
+// connection is complete; other messages in progress are incomplete;
+// requests never answered are emitted alone.
+func (s *session) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transaction {
+	s.out = out
+	if s.poisoned != "" {
+		return s.out
+	}
+	r := &s.side[flowscope.Resp]
+	switch r.state {
+	case stateCloseBody:
+		s.done(flowscope.Resp, r.msg.End)
+	case stateBody, stateChunkData, stateChunkSize, stateChunkEnd, stateTrailers:
+		r.msg.Flags |= Incomplete
+		s.done(flowscope.Resp, r.msg.End)
+	}
+	if o := &s.side[flowscope.Orig]; o.msg != nil && o.state != stateSeek && o.state != stateWaitTunnel {
+		o.msg.Flags |= Incomplete
+	}
+	for _, tx := range s.pending {
+		s.emit(tx)
+	}
+	s.pending = nil
+	return s.out
+}
