@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,19 +15,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/conversation"
-	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/analyze"
 	"github.com/flowscope-go/flowscope/internal/sample"
-	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
-	"github.com/flowscope-go/flowscope/stage"
 )
 
 const usage = `flowscope: passive flow analysis of packet captures
@@ -114,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowscope: unknown --format %q (known: zeek)\n", o.format)
 		return 2
 	}
-	protocols, err := parseProtocols(o.protocols)
+	protocols, err := analyze.ParseProtocols(o.protocols)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowscope: %v\n", err)
 		return 2
@@ -149,31 +143,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
-	// One buffer for every record kind: conn and http lines interleave
-	// whole, in the same order on every run (stage.ToPair).
-	bw := bufio.NewWriterSize(out, 256<<10)
-	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(bw)}
 	var transcripts *sink.Transcripts
 	if o.transcr != "" {
 		if transcripts, err = sink.NewTranscripts(o.transcr); err != nil {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1
 		}
-		sinks = append(sinks, transcripts.Index())
 	}
 
 	start := time.Now()
-	g := stage.New(nil)
-	pkts := stage.FromSource(g, "read", src)
-	shardCfg := stage.ShardConfig(nil, o.workers)
-	events, httpRecs, stats := stage.TrackSide(g, "track", pkts, o.workers, flowkey.FiveTupleExtractor{},
-		func(emit func(sink.HTTPRecord)) *flowscope.Tracker[flowkey.FiveTuple] {
-			cfg := shardCfg
-			cfg.NewStream = streamHandlers(transcripts, protocols["http"], emit)
-			return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-		})
-	stage.ToPair(g, "write", events, httpRecs, sinks, sink.NewZeekHTTP(bw))
-	runErr := g.Run(ctx)
+	st, runErr := analyze.Run(ctx, src, out, analyze.Options{Workers: o.workers, Protocols: protocols, Transcripts: transcripts})
 	elapsed := time.Since(start)
 	if transcripts != nil {
 		if err := transcripts.Close(); err != nil && runErr == nil {
@@ -197,7 +176,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !o.quiet {
-		st := stats.Stats()
 		rate := float64(st.Packets) / max(elapsed.Seconds(), 1e-9)
 		fmt.Fprintf(stderr, "flowscope: %d packets, %d flows, %d skipped, %s, %.0f packets/s\n",
 			st.Packets, st.Flows, st.Skipped(), elapsed.Round(time.Microsecond), rate)
@@ -217,54 +195,4 @@ func describe(err error) error {
 		return pe
 	}
 	return err
-}
-
-// knownProtocols are the parsers --protocols can select.
-var knownProtocols = []string{"http"}
-
-// parseProtocols reads --protocols: empty means every parser, "none" no
-// parser (flow records only).
-func parseProtocols(list string) (map[string]bool, error) {
-	on := map[string]bool{}
-	if strings.TrimSpace(list) == "" {
-		for _, p := range knownProtocols {
-			on[p] = true
-		}
-		return on, nil
-	}
-	for _, p := range strings.Split(list, ",") {
-		p = strings.ToLower(strings.TrimSpace(p))
-		switch {
-		case p == "none":
-		case slices.Contains(knownProtocols, p):
-			on[p] = true
-		default:
-			return nil, fmt.Errorf("unknown protocol %q in --protocols (known: %s, none)", p, strings.Join(knownProtocols, ", "))
-		}
-	}
-	return on, nil
-}
-
-// streamHandlers returns what each TCP connection's reassembled streams
-// go to: the HTTP parser (its transactions to emit) and the transcript
-// writer, both fed in causal order. Streams are reassembled even when
-// nothing reads them, as Zeek does, so that conn records count missed
-// bytes.
-func streamHandlers(transcripts *sink.Transcripts, http bool, emit func(sink.HTTPRecord)) flowscope.NewStreamFunc {
-	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-		var hs []flowscope.StreamHandler
-		if http {
-			conn := *rec
-			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
-				emit(sink.NewHTTPRecord(&conn, tx))
-			}))
-		}
-		if transcripts != nil {
-			hs = append(hs, transcripts.NewStream(rec))
-		}
-		if h := flowscope.TeeStreams(hs...); h != nil {
-			return h
-		}
-		return flowscope.StreamFuncs{}
-	})
 }

@@ -5,6 +5,7 @@ package conformance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/analyze"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -528,5 +530,178 @@ func TestConformanceTranscripts(t *testing.T) {
 		matched, expected, 100*recall, extra)
 	if recall < minTranscriptRecall {
 		t.Errorf("transcript recall %.1f%%, want at least %.0f%%", 100*recall, 100*minTranscriptRecall)
+	}
+}
+
+// httpItem is one expected request (method, host, uri, user agent) or
+// response (status) on an unordered endpoint pair.
+type httpItem struct {
+	a, b                  endpoint
+	kind                  string
+	method, host, uri, ua string
+	status                int
+}
+
+func (h httpItem) String() string {
+	if h.kind == "request" {
+		return fmt.Sprintf("%s:%d <-> %s:%d request %s %s %s %q", h.a.addr, h.a.port, h.b.addr, h.b.port, h.method, h.host, h.uri, h.ua)
+	}
+	return fmt.Sprintf("%s:%d <-> %s:%d response %d", h.a.addr, h.a.port, h.b.addr, h.b.port, h.status)
+}
+
+func pairOf(x, y endpoint) (endpoint, endpoint) {
+	if y.less(x) {
+		return y, x
+	}
+	return x, y
+}
+
+func readExpectedHTTP(path string) (map[httpItem]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[httpItem]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e struct {
+			Orig, Resp, Type, Method, Host, URI string
+			UserAgent                           string `json:"user_agent"`
+			Status                              int
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		o, err1 := parseEndpoint(e.Orig)
+		r, err2 := parseEndpoint(e.Resp)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		a, b := pairOf(o, r)
+		it := httpItem{a: a, b: b, kind: e.Type}
+		if e.Type == "request" {
+			it.method, it.host, it.uri, it.ua = e.Method, e.Host, e.URI, e.UserAgent
+		} else {
+			it.status = e.Status
+		}
+		out[it]++
+	}
+	return out, sc.Err()
+}
+
+// httpItems reads our http records: a record with a method is a request,
+// one with a status code a response, and an interim 1xx (info_code) a
+// response of its own, as the corpus lists them.
+func httpItems(jsonl []byte) (map[httpItem]int, error) {
+	out := map[httpItem]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(jsonl), []byte("\n")) {
+		var r struct {
+			Path      string `json:"_path"`
+			OrigH     string `json:"id.orig_h"`
+			OrigP     uint16 `json:"id.orig_p"`
+			RespH     string `json:"id.resp_h"`
+			RespP     uint16 `json:"id.resp_p"`
+			Method    *string
+			Host      *string
+			URI       *string
+			UserAgent *string `json:"user_agent"`
+			Status    *int    `json:"status_code"`
+			Info      *int    `json:"info_code"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("output line %q: %w", line, err)
+		}
+		if r.Path != "http" {
+			continue
+		}
+		oa, err1 := netip.ParseAddr(r.OrigH)
+		ra, err2 := netip.ParseAddr(r.RespH)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		a, b := pairOf(endpoint{oa.Unmap(), r.OrigP}, endpoint{ra.Unmap(), r.RespP})
+		str := func(p *string) string {
+			if p == nil {
+				return ""
+			}
+			return *p
+		}
+		if r.Method != nil {
+			out[httpItem{a: a, b: b, kind: "request", method: *r.Method, host: str(r.Host), uri: str(r.URI), ua: str(r.UserAgent)}]++
+		}
+		if r.Info != nil {
+			out[httpItem{a: a, b: b, kind: "response", status: *r.Info}]++
+		}
+		if r.Status != nil {
+			out[httpItem{a: a, b: b, kind: "response", status: *r.Status}]++
+		}
+	}
+	return out, nil
+}
+
+// minHTTPRecall is the share of expected requests and responses that
+// must be matched.
+const minHTTPRecall = 0.97
+
+// TestConformanceHTTP runs the command's pipeline (analyze.Run) on every
+// capture and compares its http records with the corpus.
+func TestConformanceHTTP(t *testing.T) {
+	dir := corpusDir(t)
+	var expected, matched, extra int
+	var misses []string
+	for _, path := range captures(t, dir) {
+		name := filepath.Base(path)
+		if badInputs[name] {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			want, err := readExpectedHTTP(filepath.Join(dir, "expected", name+".http.jsonl"))
+			if err != nil {
+				t.Fatalf("expected http: %v", err)
+			}
+			src, err := source.OpenFiles(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			var out bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := analyze.Run(ctx, src, &out, analyze.Options{Workers: 2}); err != nil {
+				t.Fatalf("pipeline: %v", err)
+			}
+			got, err := httpItems(out.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, m := 0, 0
+			for k, c := range want {
+				n += c
+				hit := min(c, got[k])
+				m += hit
+				for range c - hit {
+					misses = append(misses, fmt.Sprintf("%s: %s", name, k))
+				}
+			}
+			for k, c := range got {
+				extra += max(0, c-want[k])
+			}
+			expected += n
+			matched += m
+			if n > 0 {
+				t.Logf("%d/%d http items match", m, n)
+			}
+		})
+	}
+	sort.Strings(misses)
+	for _, m := range misses {
+		t.Logf("miss: %s", m)
+	}
+	recall := float64(matched) / float64(max(expected, 1))
+	t.Logf("http: %d/%d requests and responses matched (%.1f%%); %d more of ours", matched, expected, 100*recall, extra)
+	if recall < minHTTPRecall {
+		t.Errorf("http recall %.1f%%, want at least %.0f%%", 100*recall, 100*minHTTPRecall)
 	}
 }

@@ -279,10 +279,21 @@ func startLine(side flowscope.Side, b []byte) tri {
 		return maybe
 	}
 	j := bytes.LastIndexByte(line, ' ')
-	if j <= i || !bytes.HasPrefix(line[j+1:], []byte("HTTP/")) {
-		return no
+	if j > i && bytes.HasPrefix(line[j+1:], []byte("HTTP/")) {
+		return yes
 	}
-	return yes
+	// A request line without a version ("GET /index.html", or a client
+	// that forgot the space before it) is taken for a well-known method
+	// only, where a false start is unlikely.
+	if j == i && knownMethods[string(line[:i])] {
+		return yes
+	}
+	return no
+}
+
+var knownMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "OPTIONS": true,
+	"TRACE": true, "CONNECT": true, "PATCH": true,
 }
 
 func isTokenUpper(c byte) bool { return 'A' <= c && c <= 'Z' || c == '-' || c == '_' }

@@ -1,0 +1,120 @@
+// Package analyze is the flowscope command's job as a library call: read
+// packets from a source, track flows, reassemble TCP streams, parse the
+// protocols asked for, and write Zeek-named JSON Lines (and transcripts)
+// in the same order on every run.
+//
+// It wires the stage, conversation, parsers and sink packages together;
+// programs that need another shape build their own graph from those.
+package analyze
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/conversation"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/parsers/http1"
+	"github.com/flowscope-go/flowscope/sink"
+	"github.com/flowscope-go/flowscope/source"
+	"github.com/flowscope-go/flowscope/stage"
+)
+
+// Protocols are the parsers Run can run, by --protocols name.
+var Protocols = []string{"http"}
+
+// ParseProtocols reads a comma-separated list of protocol names: empty
+// means all of Protocols, "none" none (flow records only).
+func ParseProtocols(list string) (map[string]bool, error) {
+	on := map[string]bool{}
+	if strings.TrimSpace(list) == "" {
+		for _, p := range Protocols {
+			on[p] = true
+		}
+		return on, nil
+	}
+	for _, p := range strings.Split(list, ",") {
+		p = strings.ToLower(strings.TrimSpace(p))
+		switch {
+		case p == "none":
+		case slices.Contains(Protocols, p):
+			on[p] = true
+		default:
+			return nil, fmt.Errorf("unknown protocol %q in --protocols (known: %s, none)", p, strings.Join(Protocols, ", "))
+		}
+	}
+	return on, nil
+}
+
+// Options says what Run does. The zero Options tracks flows on one worker
+// with every parser on and no transcripts.
+type Options struct {
+	// Workers is the number of flow-tracking shards; zero means one.
+	Workers int
+	// Protocols selects parsers (see ParseProtocols); nil means all.
+	Protocols map[string]bool
+	// Transcripts, when set, receives every TCP connection's streams.
+	Transcripts *sink.Transcripts
+	// Tracker configures the trackers (nil means defaults). Its NewStream
+	// is replaced.
+	Tracker *flowscope.Config
+}
+
+// Run reads src to its end and writes conn and protocol records to w as
+// JSON Lines. It returns the tracker counters and the first error: a
+// read error still lets everything read before it be written. It does
+// not close src or w; it flushes w.
+func Run(ctx context.Context, src source.Source, w io.Writer, o Options) (flowscope.Stats, error) {
+	protocols := o.Protocols
+	if protocols == nil {
+		protocols, _ = ParseProtocols("")
+	}
+	workers := max(o.Workers, 1)
+	// One buffer for every record kind: conn and http lines interleave
+	// whole, in the same order on every run (stage.ToPair).
+	bw := bufio.NewWriterSize(w, 256<<10)
+	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(bw)}
+	if o.Transcripts != nil {
+		sinks = append(sinks, o.Transcripts.Index())
+	}
+	g := stage.New(nil)
+	pkts := stage.FromSource(g, "read", src)
+	shardCfg := stage.ShardConfig(o.Tracker, workers)
+	events, httpRecs, stats := stage.TrackSide(g, "track", pkts, workers, flowkey.FiveTupleExtractor{},
+		func(emit func(sink.HTTPRecord)) *flowscope.Tracker[flowkey.FiveTuple] {
+			cfg := shardCfg
+			cfg.NewStream = streamHandlers(o.Transcripts, protocols["http"], emit)
+			return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+		})
+	stage.ToPair(g, "write", events, httpRecs, sinks, sink.NewZeekHTTP(bw))
+	err := g.Run(ctx)
+	return stats.Stats(), err
+}
+
+// streamHandlers returns what each TCP connection's reassembled streams
+// go to: the HTTP parser (its transactions to emit) and the transcript
+// writer, both fed in causal order. Streams are reassembled even when
+// nothing reads them, as Zeek does, so that conn records count missed
+// bytes.
+func streamHandlers(transcripts *sink.Transcripts, http bool, emit func(sink.HTTPRecord)) flowscope.NewStreamFunc {
+	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+		var hs []flowscope.StreamHandler
+		if http {
+			conn := *rec
+			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
+				emit(sink.NewHTTPRecord(&conn, tx))
+			}))
+		}
+		if transcripts != nil {
+			hs = append(hs, transcripts.NewStream(rec))
+		}
+		if h := flowscope.TeeStreams(hs...); h != nil {
+			return h
+		}
+		return flowscope.StreamFuncs{}
+	})
+}
