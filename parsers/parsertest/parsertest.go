@@ -1,0 +1,199 @@
+// Package parsertest checks that a flowscope.SessionParser keeps the
+// contract every parser in a pipeline relies on, the way testing/slogtest
+// checks slog handlers. Give it a factory, some conversations, and a
+// function that renders messages as text:
+//
+//	parsertest.Run(t, http1.Parser{}, convs, render)
+//
+// It checks that every split of the input (byte by byte, and random
+// N-way splits) gives the same messages as the whole chunks; that the
+// parser keeps no borrowed bytes (the input buffers are overwritten after
+// each call and the messages must not change); that gaps anywhere do not
+// crash it and that it still produces messages after a gap when the
+// conversation goes on; and that bytes it cannot parse do not make it grow
+// without bound.
+package parsertest
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowscope-go/flowscope"
+)
+
+// Piece is one step of a conversation: bytes of a side, in stream order.
+type Piece struct {
+	Side flowscope.Side
+	Data []byte
+}
+
+// Conversation is a whole connection as a parser would see it.
+type Conversation []Piece
+
+// Run checks factory's parsers on convs. render turns a message into
+// text that identifies it (what a test would compare); it must not keep
+// the message.
+func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conversation, render func(M) string) {
+	t.Helper()
+	for i, conv := range convs {
+		want := feed(t, factory, conv, render, false)
+		if len(want) == 0 {
+			t.Errorf("conversation %d: the parser found no message; the kit needs conversations it can parse", i)
+			continue
+		}
+		t.Run("bytewise", func(t *testing.T) {
+			if got := feed(t, factory, split(conv, func(n int) []int { return ones(n) }), render, false); !slices.Equal(got, want) {
+				t.Errorf("conversation %d fed byte by byte:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+		t.Run("random splits", func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(i), 1))
+			for range 20 {
+				got := feed(t, factory, split(conv, func(n int) []int { return randomCuts(rng, n) }), render, false)
+				if !slices.Equal(got, want) {
+					t.Fatalf("conversation %d fed in random pieces:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+		t.Run("no borrowed bytes kept", func(t *testing.T) {
+			if got := feed(t, factory, conv, render, true); !slices.Equal(got, want) {
+				t.Errorf("conversation %d: messages changed when the input buffers were reused after each call:\n%s\nwant\n%s",
+					i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+		t.Run("gaps", func(t *testing.T) {
+			for k := range conv {
+				gapped := withGap(conv, k)
+				_ = feedGaps(t, factory, gapped, render) // must not panic
+			}
+			// A gap in the first piece, then the whole conversation again:
+			// the parser must find its way back.
+			again := withGap(conv, 0)
+			for _, p := range conv {
+				again = append(again, gapPiece{p, 0})
+			}
+			if got := feedGaps(t, factory, again, render); len(got) == 0 {
+				t.Errorf("conversation %d: no message after a gap, though the conversation was replayed whole", i)
+			}
+		})
+	}
+	t.Run("bounded on garbage", func(t *testing.T) {
+		p := factory.NewSession(&flowscope.FlowRecord{})
+		junk := make([]byte, 64<<10)
+		rng := rand.New(rand.NewPCG(9, 9))
+		for i := range junk {
+			junk[i] = byte(rng.Uint32())
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var out []M
+		for range 64 { // 4 MiB of each side
+			out = p.Data(flowscope.Orig, junk, 0, out[:0])
+			out = p.Data(flowscope.Resp, junk, 0, out[:0])
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 2<<20 {
+			t.Errorf("the parser holds %d KiB after 8 MiB of garbage", grew>>10)
+		}
+		runtime.KeepAlive(p)
+	})
+}
+
+// gapPiece marks a gap in a conversation given to feedGaps.
+type gapPiece struct {
+	Piece
+	gap uint64
+}
+
+func withGap(conv Conversation, k int) []gapPiece {
+	var out []gapPiece
+	for i, p := range conv {
+		if i == k {
+			half := len(p.Data) / 2
+			out = append(out, gapPiece{Piece{p.Side, p.Data[:half]}, 0}, gapPiece{Piece{p.Side, nil}, uint64(len(p.Data) - half)})
+			continue
+		}
+		out = append(out, gapPiece{p, 0})
+	}
+	return out
+}
+
+func feedGaps[M any](t *testing.T, factory flowscope.SessionFactory[M], conv []gapPiece, render func(M) string) []string {
+	t.Helper()
+	p := factory.NewSession(&flowscope.FlowRecord{})
+	var got []string
+	var out []M
+	for i, piece := range conv {
+		if piece.gap > 0 {
+			out = p.Gap(piece.Side, piece.gap, int64(i), out[:0])
+		} else {
+			out = p.Data(piece.Side, piece.Data, int64(i), out[:0])
+		}
+		for _, m := range out {
+			got = append(got, render(m))
+		}
+	}
+	for _, m := range p.End(&flowscope.FlowRecord{}, out[:0]) {
+		got = append(got, render(m))
+	}
+	return got
+}
+
+func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], conv Conversation, render func(M) string, scribble bool) []string {
+	t.Helper()
+	p := factory.NewSession(&flowscope.FlowRecord{})
+	var msgs []M
+	var out []M
+	for i, piece := range conv {
+		buf := append([]byte(nil), piece.Data...)
+		out = p.Data(piece.Side, buf, int64(i), out[:0])
+		msgs = append(msgs, out...)
+		if scribble {
+			for j := range buf {
+				buf[j] = 0xAA // what a reused packet buffer would hold next
+			}
+		}
+	}
+	msgs = append(msgs, p.End(&flowscope.FlowRecord{}, out[:0])...)
+	got := make([]string, len(msgs))
+	for i, m := range msgs {
+		got[i] = render(m)
+	}
+	return got
+}
+
+// split cuts every piece of conv into the lengths cuts gives.
+func split(conv Conversation, cuts func(n int) []int) Conversation {
+	var out Conversation
+	for _, p := range conv {
+		off := 0
+		for _, n := range cuts(len(p.Data)) {
+			out = append(out, Piece{p.Side, p.Data[off : off+n]})
+			off += n
+		}
+	}
+	return out
+}
+
+func ones(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+func randomCuts(rng *rand.Rand, n int) []int {
+	var out []int
+	for n > 0 {
+		k := 1 + rng.IntN(min(n, 64))
+		out = append(out, k)
+		n -= k
+	}
+	return out
+}
