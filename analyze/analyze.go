@@ -104,9 +104,9 @@ func streamHandlers(transcripts *sink.Transcripts, http bool, emit func(sink.HTT
 	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
 		var hs []flowscope.StreamHandler
 		if http {
-			conn := *rec
+			conn := sink.ConnOf(rec)
 			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
-				emit(sink.NewHTTPRecord(&conn, tx))
+				emit(sink.HTTPRecord{Conn: conn, Tx: tx})
 			}))
 		}
 		if transcripts != nil {

@@ -13,22 +13,27 @@ import (
 	"github.com/flowscope-go/flowscope/parsers/http1"
 )
 
-// HTTPRecord is one HTTP transaction with the connection it was seen on.
-type HTTPRecord struct {
+// Conn identifies a connection in protocol records.
+type Conn struct {
 	UID        string
 	Orig, Resp netip.AddrPort
-	Tx         *http1.Transaction
 }
 
-// NewHTTPRecord returns the record of tx on the connection whose record
-// (as of its first packet) is conn.
-func NewHTTPRecord(conn *flowscope.FlowRecord, tx *http1.Transaction) HTTPRecord {
-	return HTTPRecord{
-		UID:  conn.UID(),
-		Orig: netip.AddrPortFrom(conn.Orig.Addr.Netip(), conn.Orig.Port),
-		Resp: netip.AddrPortFrom(conn.Resp.Addr.Netip(), conn.Resp.Port),
-		Tx:   tx,
+// ConnOf returns the identity of the connection whose record (as of its
+// first packet, say) is rec. Compute it once per connection: the uid is a
+// hash.
+func ConnOf(rec *flowscope.FlowRecord) *Conn {
+	return &Conn{
+		UID:  rec.UID(),
+		Orig: netip.AddrPortFrom(rec.Orig.Addr.Netip(), rec.Orig.Port),
+		Resp: netip.AddrPortFrom(rec.Resp.Addr.Netip(), rec.Resp.Port),
 	}
+}
+
+// HTTPRecord is one HTTP transaction with the connection it was seen on.
+type HTTPRecord struct {
+	Conn *Conn
+	Tx   *http1.Transaction
 }
 
 // ZeekHTTP writes HTTP transactions as JSON Lines with Zeek's http.log
@@ -87,15 +92,15 @@ func AppendHTTP(b []byte, r *HTTPRecord) []byte {
 	b = append(b, `{"_path":"http","ts":`...)
 	b = appendSeconds(b, ts)
 	b = append(b, `,"uid":`...)
-	b = AppendJSONString(b, r.UID)
+	b = AppendJSONString(b, r.Conn.UID)
 	b = append(b, `,"id.orig_h":"`...)
-	b = r.Orig.Addr().AppendTo(b)
+	b = r.Conn.Orig.Addr().AppendTo(b)
 	b = append(b, `","id.orig_p":`...)
-	b = strconv.AppendUint(b, uint64(r.Orig.Port()), 10)
+	b = strconv.AppendUint(b, uint64(r.Conn.Orig.Port()), 10)
 	b = append(b, `,"id.resp_h":"`...)
-	b = r.Resp.Addr().AppendTo(b)
+	b = r.Conn.Resp.Addr().AppendTo(b)
 	b = append(b, `","id.resp_p":`...)
-	b = strconv.AppendUint(b, uint64(r.Resp.Port()), 10)
+	b = strconv.AppendUint(b, uint64(r.Conn.Resp.Port()), 10)
 	b = append(b, `,"trans_depth":`...)
 	b = strconv.AppendInt(b, int64(tx.Depth), 10)
 	if q := tx.Request; q != nil {

@@ -351,6 +351,7 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	lines := strings.Split(strings.TrimRight(string(block), "\r\n"), "\n")
 	first := strings.TrimSuffix(lines[0], "\r")
 	m := Message{ContentLength: -1, Start: ts, End: ts}
+	m.Headers = make([]Header, 0, min(len(lines)-1, s.maxHeaders))
 	s.headers(&m, lines[1:])
 	if side == flowscope.Orig {
 		req := &Request{Message: m}
