@@ -101,3 +101,40 @@ func (h *sessionHandler[M]) flush() {
 	}
 	clear(h.out)
 }
+
+// DatagramHandlerFor returns a DatagramHandler that feeds one UDP flow's
+// payloads to p and passes each message completed to emit.
+func DatagramHandlerFor[M any](p DatagramParser[M], emit func(M)) DatagramHandler {
+	return &datagramHandler[M]{p: p, emit: emit}
+}
+
+type datagramHandler[M any] struct {
+	p    DatagramParser[M]
+	emit func(M)
+	out  []M
+	done bool
+}
+
+func (h *datagramHandler[M]) Datagram(s Side, payload []byte, ts int64) {
+	if h.done {
+		return
+	}
+	h.out = h.p.Datagram(s, payload, ts, h.out[:0])
+	for _, m := range h.out {
+		h.emit(m)
+	}
+	clear(h.out)
+	if po, ok := h.p.(Poisoner); ok {
+		if _, poisoned := po.Poisoned(); poisoned {
+			h.done = true
+		}
+	}
+}
+
+func (h *datagramHandler[M]) End(rec *FlowRecord) {
+	h.out = h.p.End(rec, h.out[:0])
+	for _, m := range h.out {
+		h.emit(m)
+	}
+	clear(h.out)
+}

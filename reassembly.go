@@ -89,6 +89,21 @@ func (t teeStreams) End(rec *FlowRecord) {
 	}
 }
 
+// DatagramHandler receives the datagrams of one UDP flow, in capture
+// order, from the goroutine that drives the tracker: Datagram for each
+// one with payload, then End once.
+type DatagramHandler interface {
+	// Datagram delivers one payload of side s. It is borrowed: valid only
+	// until Datagram returns.
+	Datagram(s Side, payload []byte, ts int64)
+	// End reports that the flow is over; rec is its final record.
+	End(rec *FlowRecord)
+}
+
+// NewDatagramFunc returns the handler for a new UDP flow, or nil to leave
+// its datagrams alone.
+type NewDatagramFunc func(rec *FlowRecord) DatagramHandler
+
 // NewStreamFunc returns the handler for a new TCP connection, given its
 // record as of its first packet, or nil to leave the connection's bytes
 // alone. The record is the caller's only during the call.
@@ -172,7 +187,8 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 
 // streams is the reassembly state of one connection.
 type streams struct {
-	h    StreamHandler
+	h    StreamHandler   // TCP
+	dh   DatagramHandler // UDP
 	side [2]reasm
 }
 

@@ -35,6 +35,9 @@ type Config struct {
 	// each new TCP flow and the handler it returns receives both sides'
 	// bytes in order, with gaps. Meant for 5-tuple keys.
 	NewStream NewStreamFunc
+	// NewDatagram, when set, is called for each new UDP flow; the handler
+	// it returns receives the flow's payloads. Meant for 5-tuple keys.
+	NewDatagram NewDatagramFunc
 	// MaxBufferPerSide bounds the out-of-order bytes held for one side of
 	// one connection. Reaching it gives up the oldest hole (a gap). Zero
 	// means 1 MiB.
@@ -160,6 +163,7 @@ type Tracker[K Key] struct {
 	stats    Stats
 
 	newStream         NewStreamFunc
+	newDatagram       NewDatagramFunc
 	maxBuffer, budget int
 	overlap           OverlapPolicy
 	compare           int
@@ -199,7 +203,7 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 		return int64(d)
 	}
 	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents,
-		newStream: c.NewStream, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
+		newStream: c.NewStream, newDatagram: c.NewDatagram, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
 		compare: max(c.CompareRetransmissions, 0)}
 	if t.maxBuffer <= 0 {
 		t.maxBuffer = DefaultMaxBufferPerSide
@@ -330,6 +334,9 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
 			e.letter(s, bitData)
+			if e.sid != 0 {
+				t.strm[e.sid-1].dh.Datagram(s, d.Payload, ts)
+			}
 		}
 	}
 	// Keep the flow's place in its class list roughly in step with its
@@ -369,19 +376,31 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	e.class = e.classify()
 	insert(&t.table, t.flows, idx, h)
 	t.stats.Flows++
-	if t.newStream != nil && d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 {
-		if sh := t.newStream(r); sh != nil {
-			if n := len(t.strmFree); n > 0 {
-				e.sid = t.strmFree[n-1]
-				t.strmFree = t.strmFree[:n-1]
-			} else {
-				t.strm = append(t.strm, nil)
-				e.sid = int32(len(t.strm))
+	if d.IPVersion != 0 {
+		switch {
+		case t.newStream != nil && d.Proto == flowkey.ProtoTCP:
+			if sh := t.newStream(r); sh != nil {
+				t.attach(e, &streams{h: sh})
 			}
-			t.strm[e.sid-1] = &streams{h: sh}
+		case t.newDatagram != nil && d.Proto == flowkey.ProtoUDP:
+			if dh := t.newDatagram(r); dh != nil {
+				t.attach(e, &streams{dh: dh})
+			}
 		}
 	}
 	return idx
+}
+
+// attach gives a flow its handler state, in a slot of t.strm.
+func (t *Tracker[K]) attach(e *entry[K], st *streams) {
+	if n := len(t.strmFree); n > 0 {
+		e.sid = t.strmFree[n-1]
+		t.strmFree = t.strmFree[:n-1]
+	} else {
+		t.strm = append(t.strm, nil)
+		e.sid = int32(len(t.strm))
+	}
+	t.strm[e.sid-1] = st
 }
 
 // classify returns the timeout class of a flow from its current state.
@@ -422,7 +441,7 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	t.free = append(t.free, idx)
 	r := &e.rec
 	r.Reason = reason
-	if e.sid != 0 {
+	if e.sid != 0 && t.strm[e.sid-1].h != nil {
 		t.finishStreams(e)
 	}
 	switch r.Proto {
@@ -448,7 +467,11 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 		r.State = StateOTH
 	}
 	if e.sid != 0 {
-		t.strm[e.sid-1].h.End(r)
+		if st := t.strm[e.sid-1]; st.h != nil {
+			st.h.End(r)
+		} else {
+			st.dh.End(r)
+		}
 		t.releaseStreams(e)
 	}
 	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})

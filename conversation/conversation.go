@@ -34,9 +34,9 @@ import (
 	"github.com/flowscope-go/flowscope"
 )
 
-// MaxHeld is how many bytes one connection may hold while chunks wait for
-// the other side.
-const MaxHeld = 1 << 20
+// MaxHeld is how many bytes one connection may hold while chunks wait
+// for the other side.
+const MaxHeld = flowscope.MaxHeld
 
 // Conn identifies a connection.
 type Conn struct {
@@ -56,103 +56,17 @@ func newConn(rec *flowscope.FlowRecord) *Conn {
 	}
 }
 
-// Orderer puts the chunks of one connection in causal order and passes
-// them on to a handler. It is itself a flowscope.StreamHandler: give it
-// the reassembler's chunks. The zero Orderer is not usable; see NewOrderer.
-// An Orderer is not safe for concurrent use.
-type Orderer struct {
-	h       flowscope.StreamHandler
-	waiting [2][]flowscope.Chunk // copied chunks per side, in stream order
-	held    int
-	emitted [2]uint64 // stream offset up to which each side has been passed on
-}
+// Orderer puts the chunks of one connection in causal order; see
+// flowscope.Orderer.
+type Orderer = flowscope.Orderer
 
 // NewOrderer returns an Orderer that passes chunks to h in causal order.
-func NewOrderer(h flowscope.StreamHandler) *Orderer { return &Orderer{h: h} }
-
-// Chunk takes the next chunk of one side. It passes it on at once when
-// nothing of its side is waiting and the other side has been passed on as
-// far as the chunk acknowledges; otherwise it keeps a copy.
-func (o *Orderer) Chunk(c *flowscope.Chunk) {
-	s := c.Side
-	if len(o.waiting[s]) == 0 && o.ready(c) {
-		o.pass(c)
-	} else {
-		k := *c
-		if c.Bytes != nil {
-			k.Bytes = append([]byte(nil), c.Bytes...)
-			o.held += len(k.Bytes)
-		}
-		o.waiting[s] = append(o.waiting[s], k)
-	}
-	o.release(false)
-}
-
-// End passes on every chunk still waiting, in capture order where the
-// other side never caught up, then ends the handler.
-func (o *Orderer) End(rec *flowscope.FlowRecord) {
-	o.release(true)
-	o.h.End(rec)
-}
-
-// ready reports whether c may be passed on: gaps never wait, and bytes
-// wait until the other side has been passed on up to what they
-// acknowledge.
-func (o *Orderer) ready(c *flowscope.Chunk) bool {
-	return c.Gap > 0 || c.Ack <= o.emitted[c.Side.Other()]
-}
-
-func (o *Orderer) pass(c *flowscope.Chunk) {
-	o.emitted[c.Side] = c.Offset + uint64(len(c.Bytes)) + c.Gap
-	o.h.Chunk(c)
-}
-
-// release passes on waiting chunks while some are ready: of two ready
-// heads, the earlier captured goes first. With force (at the end), or
-// when too much is held, the earliest head goes even if not ready.
-func (o *Orderer) release(force bool) {
-	for {
-		var pick = -1
-		for s := range o.waiting {
-			if len(o.waiting[s]) == 0 || !o.ready(&o.waiting[s][0]) {
-				continue
-			}
-			if pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time {
-				pick = s
-			}
-		}
-		if pick < 0 && (force || o.held > MaxHeld) {
-			for s := range o.waiting {
-				if len(o.waiting[s]) > 0 && (pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time) {
-					pick = s
-				}
-			}
-		}
-		if pick < 0 {
-			return
-		}
-		c := o.waiting[pick][0]
-		o.waiting[pick] = o.waiting[pick][1:]
-		if len(o.waiting[pick]) == 0 {
-			o.waiting[pick] = nil
-		}
-		o.held -= len(c.Bytes)
-		o.pass(&c)
-	}
-}
-
-var _ flowscope.StreamHandler = (*Orderer)(nil)
+func NewOrderer(h flowscope.StreamHandler) *Orderer { return flowscope.NewOrderer(h) }
 
 // Ordered wraps a stream handler factory so that each handler it makes
 // receives its connection's chunks in causal order.
 func Ordered(newStream flowscope.NewStreamFunc) flowscope.NewStreamFunc {
-	return func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-		h := newStream(rec)
-		if h == nil {
-			return nil
-		}
-		return NewOrderer(h)
-	}
+	return flowscope.Ordered(newStream)
 }
 
 // Handle returns a flowscope.NewStreamFunc that gives each TCP connection

@@ -211,3 +211,50 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 	})
 	return out
 }
+
+// Parsed is a message from a parser with the record of the flow it came
+// from, as of the flow's first packet.
+type Parsed[M any] struct {
+	Flow *flowscope.FlowRecord
+	Msg  M
+}
+
+// TrackParsers adds 5-tuple flow tracking over workers shards (like
+// TrackFlows, cfg nil means defaults) and runs parsers on every flow:
+// sessions on each TCP connection's reassembled streams, fed in causal
+// order so that a response is parsed after its request, and datagrams on
+// each UDP flow's payloads. Either factory may be nil; a factory may
+// return nil to leave a flow alone, and parsers find their protocol by
+// content, so a protocol on an unusual port is still parsed. To run
+// several parsers on a flow, give a factory that tees them, with M a type
+// that can hold each one's messages. The messages come out on the second
+// port, in the same order on every run.
+func TrackParsers[M any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int, cfg *flowscope.Config,
+	sessions flowscope.SessionFactory[M], datagrams flowscope.DatagramFactory[M]) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[Parsed[M]]], *TrackStats) {
+	shard := ShardConfig(cfg, workers)
+	ext := flowkey.FiveTupleExtractor{}
+	return TrackSide(g, name, in, workers, ext, func(emit func(Parsed[M])) *flowscope.Tracker[flowkey.FiveTuple] {
+		c := shard
+		if sessions != nil {
+			c.NewStream = flowscope.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+				p := sessions.NewSession(rec)
+				if p == nil {
+					return nil
+				}
+				flow := *rec
+				return flowscope.SessionHandler(p, func(m M) { emit(Parsed[M]{Flow: &flow, Msg: m}) })
+			})
+		}
+		if datagrams != nil {
+			c.NewDatagram = func(rec *flowscope.FlowRecord) flowscope.DatagramHandler {
+				p := datagrams.NewDatagram(rec)
+				if p == nil {
+					return nil
+				}
+				flow := *rec
+				return flowscope.DatagramHandlerFor(p, func(m M) { emit(Parsed[M]{Flow: &flow, Msg: m}) })
+			}
+		}
+		return flowscope.NewTracker(ext, &c)
+	})
+}

@@ -43,11 +43,14 @@ type Parser struct {
 	// MaxHeaders bounds the headers kept per message; later ones are
 	// counted in Message.DroppedHeaders. Zero means 256.
 	MaxHeaders int
+	// MaxBodyCapture is how many bytes of each body (after de-chunking)
+	// are kept in Message.Body. Zero keeps none: bodies are only counted.
+	MaxBodyCapture int
 }
 
 // NewSession returns a parser for one connection.
 func (p Parser) NewSession(*flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
-	s := &session{maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders}
+	s := &session{maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -113,6 +116,9 @@ type Message struct {
 	Chunked bool
 	// BodyLen counts the body bytes seen, after de-chunking.
 	BodyLen uint64
+	// Body holds the first Parser.MaxBodyCapture bytes of the body (a
+	// copy); nil when capture is off.
+	Body []byte
 	// Start and End are the capture times of the first and last bytes.
 	Start, End int64
 	Flags      Flags

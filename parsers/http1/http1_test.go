@@ -148,3 +148,27 @@ func TestHeaderBounds(t *testing.T) {
 		t.Errorf("got %s", summary(out))
 	}
 }
+
+// TestNoAllocationWithoutMessages: feeding body bytes, which complete no
+// message, allocates nothing.
+func TestNoAllocationWithoutMessages(t *testing.T) {
+	p := http1.Parser{}.NewSession(&flowscope.FlowRecord{})
+	out := make([]*http1.Transaction, 0, 4)
+	out = p.Data(O, []byte("GET /big HTTP/1.1\r\nHost: h\r\n\r\n"), 0, out[:0])
+	out = p.Data(R, []byte("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"), 0, out[:0])
+	chunk := make([]byte, 1448)
+	if n := testing.AllocsPerRun(1000, func() { out = p.Data(R, chunk, 0, out[:0]) }); n != 0 || len(out) != 0 {
+		t.Errorf("a body chunk costs %v allocations (%d messages), want 0", n, len(out))
+	}
+}
+
+func TestBodyCapture(t *testing.T) {
+	p := http1.Parser{MaxBodyCapture: 8}.NewSession(&flowscope.FlowRecord{})
+	var out []*http1.Transaction
+	out = p.Data(O, []byte("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"), 0, out)
+	out = p.Data(O, []byte("cde"), 0, out)
+	out = p.Data(R, []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), 0, out)
+	if len(out) != 1 || string(out[0].Request.Body) != "abcde" || string(out[0].Response.Body) != "hello wo" || out[0].Response.BodyLen != 11 {
+		t.Fatalf("bodies %q / %q", out[0].Request.Body, out[0].Response.Body)
+	}
+}

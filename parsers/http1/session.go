@@ -46,6 +46,7 @@ type session struct {
 	poisoned       string
 	maxHeaderBytes int
 	maxHeaders     int
+	maxBody        int
 	out            []*Transaction
 }
 
@@ -69,6 +70,7 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 			b = s.head(side, b, ts)
 		case stateBody, stateChunkData:
 			n := min(uint64(len(b)), st.remaining)
+			s.capture(st.msg, b[:n])
 			st.msg.BodyLen += n
 			st.msg.End = ts
 			st.remaining -= n
@@ -99,6 +101,7 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 			}
 			s.chunkLine(side, line, ts)
 		case stateCloseBody:
+			s.capture(st.msg, b)
 			st.msg.BodyLen += uint64(len(b))
 			st.msg.End = ts
 			b = nil
@@ -108,6 +111,13 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 	}
 	s.checkPoison()
 	return s.out
+}
+
+// capture keeps the first body bytes when asked to.
+func (s *session) capture(m *Message, b []byte) {
+	if room := s.maxBody - len(m.Body); room > 0 {
+		m.Body = append(m.Body, b[:min(room, len(b))]...)
+	}
 }
 
 // line collects one line (for chunk sizes and trailers) across calls. It

@@ -1,0 +1,108 @@
+package flowscope
+
+// MaxHeld is how many bytes one connection's Orderer may hold while
+// chunks wait for the other side; beyond it, the oldest waits are given up
+// and chunks go out in capture order.
+const MaxHeld = 1 << 20
+
+// Orderer puts the chunks of one TCP connection in causal order: a chunk
+// of one side comes after every chunk of the other side that it
+// acknowledges (Chunk.Ack), even when the capture shows them the other way
+// round; chunks that need not wait keep capture order. It passes them on
+// to a handler, and is itself a StreamHandler: give it the reassembler's
+// chunks. Package conversation builds on it. The zero Orderer is not
+// usable; see NewOrderer. An Orderer is not safe for concurrent use.
+type Orderer struct {
+	h       StreamHandler
+	waiting [2][]Chunk // copied chunks per side, in stream order
+	held    int
+	emitted [2]uint64 // stream offset up to which each side has been passed on
+}
+
+// NewOrderer returns an Orderer that passes chunks to h in causal order.
+func NewOrderer(h StreamHandler) *Orderer { return &Orderer{h: h} }
+
+// Chunk takes the next chunk of one side. It passes it on at once when
+// nothing of its side is waiting and the other side has been passed on as
+// far as the chunk acknowledges; otherwise it keeps a copy.
+func (o *Orderer) Chunk(c *Chunk) {
+	s := c.Side
+	if len(o.waiting[s]) == 0 && o.ready(c) {
+		o.pass(c)
+	} else {
+		k := *c
+		if c.Bytes != nil {
+			k.Bytes = append([]byte(nil), c.Bytes...)
+			o.held += len(k.Bytes)
+		}
+		o.waiting[s] = append(o.waiting[s], k)
+	}
+	o.release(false)
+}
+
+// End passes on every chunk still waiting, in capture order where the
+// other side never caught up, then ends the handler.
+func (o *Orderer) End(rec *FlowRecord) {
+	o.release(true)
+	o.h.End(rec)
+}
+
+// ready reports whether c may be passed on: gaps never wait, and bytes
+// wait until the other side has been passed on up to what they
+// acknowledge.
+func (o *Orderer) ready(c *Chunk) bool {
+	return c.Gap > 0 || c.Ack <= o.emitted[c.Side.Other()]
+}
+
+func (o *Orderer) pass(c *Chunk) {
+	o.emitted[c.Side] = c.Offset + uint64(len(c.Bytes)) + c.Gap
+	o.h.Chunk(c)
+}
+
+// release passes on waiting chunks while some are ready: of two ready
+// heads, the earlier captured goes first. With force (at the end), or
+// when too much is held, the earliest head goes even if not ready.
+func (o *Orderer) release(force bool) {
+	for {
+		var pick = -1
+		for s := range o.waiting {
+			if len(o.waiting[s]) == 0 || !o.ready(&o.waiting[s][0]) {
+				continue
+			}
+			if pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time {
+				pick = s
+			}
+		}
+		if pick < 0 && (force || o.held > MaxHeld) {
+			for s := range o.waiting {
+				if len(o.waiting[s]) > 0 && (pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time) {
+					pick = s
+				}
+			}
+		}
+		if pick < 0 {
+			return
+		}
+		c := o.waiting[pick][0]
+		o.waiting[pick] = o.waiting[pick][1:]
+		if len(o.waiting[pick]) == 0 {
+			o.waiting[pick] = nil
+		}
+		o.held -= len(c.Bytes)
+		o.pass(&c)
+	}
+}
+
+var _ StreamHandler = (*Orderer)(nil)
+
+// Ordered wraps a stream handler factory so that each handler it makes
+// receives its connection's chunks in causal order.
+func Ordered(newStream NewStreamFunc) NewStreamFunc {
+	return func(rec *FlowRecord) StreamHandler {
+		h := newStream(rec)
+		if h == nil {
+			return nil
+		}
+		return NewOrderer(h)
+	}
+}
