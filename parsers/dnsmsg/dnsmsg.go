@@ -1,0 +1,388 @@
+// Package dnsmsg parses DNS over UDP and over TCP into transactions: a
+// query paired with its response, as Zeek's dns.log has them. Message
+// decoding is github.com/miekg/dns's; this package adds what captured
+// traffic needs: finding DNS by content on any port, TCP's length-prefixed
+// framing across segments, pairing by transaction id and question with the
+// round-trip time, queries that are never answered, responses seen
+// without their query, and malformed messages (counted and marked, never
+// fatal).
+//
+// Parser{} is both a flowscope.DatagramFactory and a
+// flowscope.SessionFactory of *Transaction.
+package dnsmsg
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/flowscope-go/flowscope"
+)
+
+// Defaults of Parser.
+const (
+	// DefaultTimeout is how long a query waits for its response, in
+	// packet time, before it is reported unanswered. Zeek uses the same.
+	DefaultTimeout = int64(10e9)
+	// maxPending bounds the queries one flow keeps waiting.
+	maxPending = 1024
+)
+
+// Parser makes DNS parsers. The zero Parser uses the defaults.
+type Parser struct {
+	// Timeout is how long, in Unix nanoseconds of packet time, a query
+	// waits for its response. Zero means 10 seconds.
+	Timeout int64
+}
+
+// Question is the first question of a message.
+type Question struct {
+	Name        string // without the trailing dot; "" for the root
+	Type, Class uint16
+}
+
+// Message is one DNS message.
+type Message struct {
+	ID                        uint16
+	Response                  bool
+	Opcode                    int
+	Rcode                     int // the 4-bit header code
+	AA, TC, RD, RA            bool
+	Z                         uint8
+	QDCount, ANCount, NSCount uint16
+	ARCount                   uint16
+	Question                  *Question
+	// Answers holds the answer section's records as text (rdata only);
+	// TTLs their TTLs, in seconds.
+	Answers []string
+	TTLs    []uint32
+	// Malformed says what was wrong when the message could not be decoded
+	// whole; the header and question are still filled when they could be.
+	Malformed string
+	Time      int64 // capture time, Unix ns
+}
+
+// Transaction is a query and its response; either may be nil (a query
+// never answered, a response whose query was not seen).
+type Transaction struct {
+	Transport string // "udp" or "tcp"
+	Query     *Message
+	Response  *Message
+}
+
+// RTT returns the time from query to response, 0 when either is missing.
+func (t *Transaction) RTT() int64 {
+	if t.Query == nil || t.Response == nil {
+		return 0
+	}
+	return max(t.Response.Time-t.Query.Time, 0)
+}
+
+// Decode parses one DNS message. A message that miekg/dns cannot decode
+// whole still gives its header and, if it can be read, its question, with
+// Malformed saying why; an error is returned only when not even the
+// 12-byte header is there.
+func Decode(b []byte, ts int64) (*Message, error) {
+	if len(b) < 12 {
+		return nil, errors.New("dns: message shorter than its 12-byte header")
+	}
+	m := &Message{Time: ts}
+	flags := binary.BigEndian.Uint16(b[2:4])
+	m.ID = binary.BigEndian.Uint16(b[0:2])
+	m.Response = flags&0x8000 != 0
+	m.Opcode = int(flags>>11) & 0xf
+	m.AA, m.TC, m.RD, m.RA = flags&0x0400 != 0, flags&0x0200 != 0, flags&0x0100 != 0, flags&0x0080 != 0
+	m.Z = uint8(flags>>4) & 0x7
+	m.Rcode = int(flags & 0xf)
+	m.QDCount = binary.BigEndian.Uint16(b[4:6])
+	m.ANCount = binary.BigEndian.Uint16(b[6:8])
+	m.NSCount = binary.BigEndian.Uint16(b[8:10])
+	m.ARCount = binary.BigEndian.Uint16(b[10:12])
+
+	var msg dns.Msg
+	if err := msg.Unpack(b); err != nil {
+		m.Malformed = err.Error()
+		if m.QDCount > 0 {
+			if name, off, err := dns.UnpackDomainName(b, 12); err == nil && off+4 <= len(b) {
+				m.Question = &Question{Name: trimDot(name), Type: binary.BigEndian.Uint16(b[off:]), Class: binary.BigEndian.Uint16(b[off+2:])}
+			}
+		}
+		return m, nil
+	}
+	if len(msg.Question) > 0 {
+		q := msg.Question[0]
+		m.Question = &Question{Name: trimDot(q.Name), Type: q.Qtype, Class: q.Qclass}
+	}
+	for _, rr := range msg.Answer {
+		h := rr.Header()
+		m.Answers = append(m.Answers, strings.TrimPrefix(rr.String(), h.String()))
+		m.TTLs = append(m.TTLs, h.Ttl)
+	}
+	return m, nil
+}
+
+func trimDot(name string) string {
+	if name == "." {
+		return ""
+	}
+	return strings.TrimSuffix(name, ".")
+}
+
+// TypeName returns the mnemonic of a query type ("A", "ANY"), or TYPEn.
+func TypeName(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(t))
+}
+
+// ClassName returns the mnemonic of a class ("C_INTERNET" as Zeek names
+// IN, then others as miekg/dns names them).
+func ClassName(c uint16) string {
+	switch c &^ 0x8000 { // the mDNS unicast-response bit
+	case dns.ClassINET:
+		return "C_INTERNET"
+	}
+	if s, ok := dns.ClassToString[c]; ok {
+		return s
+	}
+	return "CLASS" + strconv.Itoa(int(c))
+}
+
+// RcodeName returns the mnemonic of a response code ("NOERROR").
+func RcodeName(r int) string {
+	if s, ok := dns.RcodeToString[r]; ok {
+		return s
+	}
+	return "RCODE" + strconv.Itoa(r)
+}
+
+// pairing matches responses to queries on one flow.
+type pairing struct {
+	transport string
+	timeout   int64
+	pending   []*Transaction
+	out       []*Transaction
+	malformed int
+}
+
+func sameQuestion(a, b *Question) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Type == b.Type && strings.EqualFold(a.Name, b.Name)
+}
+
+// add takes one decoded message.
+func (p *pairing) add(m *Message) {
+	if m.Malformed != "" {
+		p.malformed++
+	}
+	p.expire(m.Time)
+	if !m.Response {
+		if len(p.pending) >= maxPending {
+			p.out = append(p.out, p.pending[0])
+			p.pending = p.pending[1:]
+		}
+		p.pending = append(p.pending, &Transaction{Transport: p.transport, Query: m})
+		return
+	}
+	match := -1
+	for i, tx := range p.pending {
+		if tx.Query.ID == m.ID && sameQuestion(tx.Query.Question, m.Question) {
+			match = i
+			break
+		}
+	}
+	if match < 0 {
+		for i, tx := range p.pending {
+			if tx.Query.ID == m.ID {
+				match = i
+				break
+			}
+		}
+	}
+	if match < 0 {
+		p.out = append(p.out, &Transaction{Transport: p.transport, Response: m})
+		return
+	}
+	tx := p.pending[match]
+	p.pending = append(p.pending[:match], p.pending[match+1:]...)
+	tx.Response = m
+	p.out = append(p.out, tx)
+}
+
+// expire reports queries that waited longer than the timeout.
+func (p *pairing) expire(now int64) {
+	n := 0
+	for _, tx := range p.pending {
+		if now-tx.Query.Time > p.timeout {
+			p.out = append(p.out, tx)
+			continue
+		}
+		p.pending[n] = tx
+		n++
+	}
+	clear(p.pending[n:])
+	p.pending = p.pending[:n]
+}
+
+func (p *pairing) flush() {
+	p.out = append(p.out, p.pending...)
+	p.pending = nil
+}
+
+func (p Parser) pairing(transport string) pairing {
+	t := p.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	return pairing{transport: transport, timeout: t}
+}
+
+// wellKnown reports whether a port is one DNS runs on: DNS, mDNS, LLMNR.
+func wellKnown(port uint16) bool { return port == 53 || port == 5353 || port == 5355 }
+
+// looksLikeDNS is the content check for other ports: a message that
+// decodes whole, with one question and a standard opcode.
+func looksLikeDNS(b []byte) bool {
+	m, err := Decode(b, 0)
+	return err == nil && m.Malformed == "" && m.QDCount == 1 && m.Opcode == 0 && m.Question != nil
+}
+
+// datagram is the DNS-over-UDP parser of one flow.
+type datagram struct {
+	pairing
+	checked, poisoned bool
+	wellKnown         bool
+}
+
+// NewDatagram returns a parser for one UDP flow.
+func (p Parser) NewDatagram(rec *flowscope.FlowRecord) flowscope.DatagramParser[*Transaction] {
+	d := &datagram{pairing: p.pairing("udp")}
+	if rec != nil {
+		d.wellKnown = wellKnown(rec.Orig.Port) || wellKnown(rec.Resp.Port)
+	}
+	return d
+}
+
+// Poisoned reports that a flow off the DNS ports did not look like DNS.
+func (d *datagram) Poisoned() (string, bool) {
+	if d.poisoned {
+		return "not DNS", true
+	}
+	return "", false
+}
+
+func (d *datagram) Datagram(_ flowscope.Side, b []byte, ts int64, out []*Transaction) []*Transaction {
+	if d.poisoned {
+		return out
+	}
+	if !d.checked && !d.wellKnown {
+		d.checked = true
+		if !looksLikeDNS(b) {
+			d.poisoned = true
+			return out
+		}
+	}
+	d.checked = true
+	m, err := Decode(b, ts)
+	if err != nil {
+		d.malformed++
+		return out
+	}
+	d.out = out
+	d.add(m)
+	return d.out
+}
+
+func (d *datagram) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transaction {
+	d.out = out
+	d.flush()
+	return d.out
+}
+
+// session is the DNS-over-TCP parser of one connection.
+type session struct {
+	pairing
+	buf       [2][]byte
+	lost      [2]bool // framing lost to a gap on this side
+	checked   bool
+	poisoned  bool
+	wellKnown bool
+}
+
+// NewSession returns a parser for one TCP connection.
+func (p Parser) NewSession(rec *flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
+	s := &session{pairing: p.pairing("tcp")}
+	if rec != nil {
+		s.wellKnown = wellKnown(rec.Orig.Port) || wellKnown(rec.Resp.Port)
+	}
+	return s
+}
+
+// Poisoned reports that a connection was not DNS.
+func (s *session) Poisoned() (string, bool) {
+	if s.poisoned {
+		return "not DNS over TCP", true
+	}
+	return "", false
+}
+
+func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transaction) []*Transaction {
+	if s.poisoned || s.lost[side] {
+		return out
+	}
+	s.out = out
+	s.buf[side] = append(s.buf[side], b...)
+	buf := s.buf[side]
+	for len(buf) >= 2 {
+		n := int(binary.BigEndian.Uint16(buf))
+		if !s.checked && !s.wellKnown {
+			if len(buf) < 2+n {
+				break
+			}
+			s.checked = true
+			if !looksLikeDNS(buf[2 : 2+n]) {
+				s.poisoned = true
+				s.buf = [2][]byte{}
+				return s.out
+			}
+		}
+		if len(buf) < 2+n {
+			break
+		}
+		s.checked = true
+		if m, err := Decode(buf[2:2+n], ts); err == nil {
+			s.add(m)
+		} else {
+			s.malformed++
+		}
+		buf = buf[2+n:]
+	}
+	// Keep the unparsed tail at the front of the buffer.
+	s.buf[side] = append(s.buf[side][:0], buf...)
+	return s.out
+}
+
+// Gap loses the message framing of a side: its messages are not read
+// further (a length prefix cannot be found again reliably).
+func (s *session) Gap(side flowscope.Side, _ uint64, _ int64, out []*Transaction) []*Transaction {
+	s.lost[side] = true
+	s.buf[side] = nil
+	return out
+}
+
+func (s *session) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transaction {
+	s.out = out
+	s.flush()
+	return s.out
+}
+
+var (
+	_ flowscope.DatagramFactory[*Transaction] = Parser{}
+	_ flowscope.SessionFactory[*Transaction]  = Parser{}
+)

@@ -1,0 +1,123 @@
+package dnsmsg_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
+)
+
+func query(id uint16, name string, t uint16) []byte {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), t)
+	m.Id = id
+	b, _ := m.Pack()
+	return b
+}
+
+func answer(q []byte, rcode int, ips ...string) []byte {
+	var req dns.Msg
+	_ = req.Unpack(q)
+	m := new(dns.Msg)
+	m.SetReply(&req)
+	m.Rcode = rcode
+	for _, ip := range ips {
+		rr, _ := dns.NewRR(req.Question[0].Name + " 300 IN A " + ip)
+		m.Answer = append(m.Answer, rr)
+	}
+	b, _ := m.Pack()
+	return b
+}
+
+func udpRec(port uint16) *flowscope.FlowRecord {
+	return &flowscope.FlowRecord{Resp: flowscope.Endpoint{Port: port}}
+}
+
+func TestUDPPairing(t *testing.T) {
+	p := dnsmsg.Parser{}.NewDatagram(udpRec(53))
+	q1, q2 := query(1, "example.com", dns.TypeA), query(2, "example.org", dns.TypeAAAA)
+	var out []*dnsmsg.Transaction
+	out = p.Datagram(flowscope.Orig, q1, 1e9, out)
+	out = p.Datagram(flowscope.Orig, q2, 1e9+1, out)
+	out = p.Datagram(flowscope.Resp, answer(q1, dns.RcodeSuccess, "192.0.2.1", "192.0.2.2"), 1e9+5e6, out)
+	out = p.Datagram(flowscope.Resp, answer(query(9, "stray.test", dns.TypeA), dns.RcodeNameError), 2e9, out)
+	out = p.End(nil, out)
+	if len(out) != 3 {
+		t.Fatalf("%d transactions, want 3", len(out))
+	}
+	a := out[0]
+	if a.Query.Question.Name != "example.com" || a.Response == nil || len(a.Response.Answers) != 2 ||
+		a.Response.Answers[0] != "192.0.2.1" || a.Response.TTLs[0] != 300 || a.RTT() != 5e6 {
+		t.Errorf("first transaction: %+v / %+v", a.Query, a.Response)
+	}
+	if s := out[1]; s.Query != nil || s.Response.Rcode != dns.RcodeNameError {
+		t.Errorf("stray response: %+v", s)
+	}
+	if u := out[2]; u.Response != nil || u.Query.Question.Type != dns.TypeAAAA {
+		t.Errorf("unanswered query: %+v", u)
+	}
+}
+
+func TestUDPTimeout(t *testing.T) {
+	p := dnsmsg.Parser{Timeout: 1e9}.NewDatagram(udpRec(53))
+	out := p.Datagram(flowscope.Orig, query(1, "a.test", dns.TypeA), 0, nil)
+	out = p.Datagram(flowscope.Orig, query(2, "b.test", dns.TypeA), 3e9, out)
+	if len(out) != 1 || out[0].Query.ID != 1 || out[0].Response != nil {
+		t.Fatalf("after the timeout got %d transactions, want the first query unanswered", len(out))
+	}
+}
+
+func TestTCPFraming(t *testing.T) {
+	p := dnsmsg.Parser{}.NewSession(udpRec(53))
+	var stream []byte
+	var resps []byte
+	for i := range 20 {
+		q := query(uint16(i), "many.test", dns.TypeA)
+		stream = binary.BigEndian.AppendUint16(stream, uint16(len(q)))
+		stream = append(stream, q...)
+		r := answer(q, dns.RcodeSuccess, "192.0.2.9")
+		resps = binary.BigEndian.AppendUint16(resps, uint16(len(r)))
+		resps = append(resps, r...)
+	}
+	var out []*dnsmsg.Transaction
+	out = p.Data(flowscope.Orig, stream, 0, out) // 20 queries in one segment
+	for i := 0; i < len(resps); i += 7 {         // responses split across segments
+		out = p.Data(flowscope.Resp, resps[i:min(i+7, len(resps))], 1, out)
+	}
+	out = p.End(nil, out)
+	if len(out) != 20 {
+		t.Fatalf("%d transactions, want 20", len(out))
+	}
+	for _, tx := range out {
+		if tx.Query == nil || tx.Response == nil || tx.Transport != "tcp" {
+			t.Fatalf("unpaired: %+v", tx)
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	// A compression pointer that points at itself.
+	loop := []byte{0, 7, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1}
+	m, err := dnsmsg.Decode(loop, 0)
+	if err != nil || m.Malformed == "" || m.ID != 7 || !m.Response {
+		t.Fatalf("Decode = %+v, %v; want a marked message with its header", m, err)
+	}
+	if _, err := dnsmsg.Decode([]byte{1, 2, 3}, 0); err == nil {
+		t.Fatal("a 3-byte message decoded")
+	}
+}
+
+func TestNotDNSOffPort(t *testing.T) {
+	p := dnsmsg.Parser{}.NewDatagram(udpRec(4000))
+	p.Datagram(flowscope.Orig, []byte("hello, this is not dns at all"), 0, nil)
+	if _, poisoned := p.(flowscope.Poisoner).Poisoned(); !poisoned {
+		t.Error("junk on port 4000 was taken for DNS")
+	}
+	p = dnsmsg.Parser{}.NewDatagram(udpRec(4000))
+	if out := p.Datagram(flowscope.Orig, query(3, "odd.port.test", dns.TypeA), 0, nil); len(p.End(nil, out)) != 1 {
+		t.Error("DNS on port 4000 was not found by content")
+	}
+}
