@@ -1,0 +1,273 @@
+package tlshello
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/flowscope-go/flowscope"
+)
+
+const (
+	maxRecord    = 16384 + 2048 // the largest TLSCiphertext
+	maxHandshake = 256 << 10    // a handshake message being reassembled
+)
+
+type sideState struct {
+	rec  []byte // bytes of records not yet whole (owned)
+	hs   []byte // handshake message bytes not yet whole (owned)
+	done bool   // encrypted from here on, or broken: not read further
+	ccs  bool
+	app  bool
+}
+
+type session struct {
+	side     [2]sideState
+	cur      *Handshake
+	out      []*Handshake
+	checked  bool
+	poisoned string
+}
+
+var _ flowscope.Poisoner = (*session)(nil)
+
+// Poisoned reports that the connection did not start with a TLS
+// handshake record.
+func (s *session) Poisoned() (string, bool) { return s.poisoned, s.poisoned != "" }
+
+// Data implements flowscope.SessionParser.
+func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Handshake) []*Handshake {
+	if s.poisoned != "" {
+		return out
+	}
+	st := &s.side[side]
+	if st.done {
+		if !st.app && len(b) > 0 {
+			st.app = true // the first encrypted bytes: noted once
+			s.noteApp(side)
+		}
+		return out
+	}
+	if !s.checked {
+		s.checked = true
+		if side != flowscope.Orig || len(b) < 3 || b[0] != 22 || b[1] != 3 || b[2] > 4 {
+			s.poisoned = "not a TLS handshake"
+			return out
+		}
+	}
+	s.out = out
+	if len(st.rec) == 0 {
+		b = s.records(side, b, ts) // whole records straight from b
+		st.rec = append(st.rec, b...)
+	} else {
+		st.rec = append(st.rec, b...)
+		rest := s.records(side, st.rec, ts)
+		st.rec = append(st.rec[:0], rest...)
+	}
+	if st.done {
+		st.rec = nil
+	}
+	return s.out
+}
+
+// records processes the whole records at the start of b and returns the
+// rest.
+func (s *session) records(side flowscope.Side, b []byte, ts int64) []byte {
+	st := &s.side[side]
+	for len(b) >= 5 && !st.done {
+		typ, n := b[0], int(b[3])<<8|int(b[4])
+		if b[1] != 3 || n > maxRecord {
+			st.done = true // not (or no longer) TLS records
+			return nil
+		}
+		if len(b) < 5+n {
+			break
+		}
+		body := b[5 : 5+n]
+		b = b[5+n:]
+		switch typ {
+		case 22:
+			if len(st.hs)+len(body) > maxHandshake {
+				st.done = true
+				return nil
+			}
+			st.hs = append(st.hs, body...)
+			s.handshakes(side, ts)
+		case 20:
+			st.ccs = true
+			s.history(side, 'I')
+			// Before TLS 1.3 what follows a change cipher spec is
+			// encrypted. TLS 1.3 clients send one for middlebox
+			// compatibility, before a second ClientHello after a
+			// HelloRetryRequest: keep reading while 1.3 is possible.
+			if !s.tls13Possible() {
+				st.done = true
+			}
+			s.noteEstablished()
+		case 21:
+			if len(body) >= 2 {
+				s.handshake().Alerts = append(s.handshake().Alerts, uint16(body[0])<<8|uint16(body[1]))
+				s.history(side, 'A')
+			}
+		case 23:
+			st.done, st.app = true, true
+			s.noteApp(side)
+		default:
+			st.done = true
+		}
+	}
+	return b
+}
+
+// handshakes processes the whole handshake messages collected on a side.
+func (s *session) handshakes(side flowscope.Side, ts int64) {
+	st := &s.side[side]
+	hs := st.hs
+	for len(hs) >= 4 {
+		typ, n := hs[0], int(hs[1])<<16|int(hs[2])<<8|int(hs[3])
+		if n > maxHandshake {
+			st.done = true
+			break
+		}
+		if len(hs) < 4+n {
+			break
+		}
+		s.message(side, typ, hs[4:4+n], ts)
+		hs = hs[4+n:]
+	}
+	st.hs = append(st.hs[:0], hs...)
+}
+
+// tls13Possible reports whether the handshake may still be TLS 1.3: the
+// client offered it and no server hello chose an earlier version.
+func (s *session) tls13Possible() bool {
+	h := s.cur
+	if h == nil || h.Client == nil {
+		return false
+	}
+	if h.Server != nil && !h.Server.HRR {
+		return h.Server.Selected == 0x0304
+	}
+	return slices.Contains(h.Client.Versions, 0x0304)
+}
+
+func (s *session) handshake() *Handshake {
+	if s.cur == nil {
+		s.cur = &Handshake{}
+	}
+	return s.cur
+}
+
+func (s *session) message(side flowscope.Side, typ byte, body []byte, ts int64) {
+	switch {
+	case typ == 1 && side == flowscope.Orig:
+		ch, _ := parseClientHello(body, ts)
+		if s.cur != nil && s.cur.Client != nil {
+			s.emit() // a HelloRetryRequest's second hello, or a renegotiation
+		}
+		s.handshake().Client = ch
+		s.history(side, 'C')
+	case typ == 2 && side == flowscope.Resp:
+		sh, _ := parseServerHello(body, ts)
+		h := s.handshake()
+		if h.Server != nil {
+			s.emit()
+			h = s.handshake()
+		}
+		h.Server = sh
+		if sh.HRR {
+			s.history(side, 'H')
+		} else {
+			s.history(side, 'S')
+		}
+		if c := h.Client; c != nil {
+			switch {
+			case len(sh.SessionID) > 0 && bytes.Equal(sh.SessionID, c.SessionID) && sh.Selected == 0:
+				h.Resumed = true
+			case sh.Selected == 0x0304:
+				for _, e := range sh.Extensions {
+					if e == 41 {
+						h.Resumed = true
+					}
+				}
+			}
+		}
+		if sh.Selected == 0x0304 {
+			// Everything the server sends from here on is encrypted.
+			s.side[flowscope.Resp].done = true
+		}
+	case typ == 11 && side == flowscope.Resp:
+		s.certificates(body)
+		s.history(side, 'X')
+	case typ == 12 && side == flowscope.Resp:
+		s.history(side, 'K')
+	case typ == 14 && side == flowscope.Resp:
+		s.history(side, 'D')
+	case typ == 16 && side == flowscope.Orig:
+		s.history(side, 'G')
+	}
+}
+
+func (s *session) certificates(body []byte) {
+	r := reader{b: body}
+	if len(r.b) < 3 {
+		return
+	}
+	total := int(r.b[0])<<16 | int(r.b[1])<<8 | int(r.b[2])
+	r.b = r.b[3:]
+	list := reader{b: r.bytes(total)}
+	for len(list.b) >= 3 && !list.bad {
+		n := int(list.b[0])<<16 | int(list.b[1])<<8 | int(list.b[2])
+		list.b = list.b[3:]
+		der := list.bytes(n)
+		if list.bad {
+			break
+		}
+		s.handshake().Certs = append(s.handshake().Certs, certificate(der))
+	}
+}
+
+// history appends a letter (given upper case) in the side's case: upper
+// for the client, lower for the server, as Zeek's ssl_history does.
+func (s *session) history(side flowscope.Side, c byte) {
+	if side == flowscope.Resp {
+		c += 'a' - 'A'
+	}
+	h := s.handshake()
+	h.History += string(c)
+}
+
+func (s *session) noteApp(flowscope.Side) {
+	if s.cur != nil {
+		s.noteEstablished()
+	}
+}
+
+func (s *session) noteEstablished() {
+	o, r := &s.side[flowscope.Orig], &s.side[flowscope.Resp]
+	if s.cur != nil && s.cur.Server != nil && (o.app || o.ccs) && (r.app || r.ccs) {
+		s.cur.Established = true
+	}
+}
+
+func (s *session) emit() {
+	if s.cur != nil && (s.cur.Client != nil || s.cur.Server != nil) {
+		s.out = append(s.out, s.cur)
+	}
+	s.cur = nil
+}
+
+// Gap implements flowscope.SessionParser: the side's record framing is
+// lost, so it is not read further.
+func (s *session) Gap(side flowscope.Side, _ uint64, _ int64, out []*Handshake) []*Handshake {
+	st := &s.side[side]
+	st.done, st.rec, st.hs = true, nil, nil
+	return out
+}
+
+// End implements flowscope.SessionParser: the handshake in progress is
+// emitted.
+func (s *session) End(_ *flowscope.FlowRecord, out []*Handshake) []*Handshake {
+	s.out = out
+	s.emit()
+	return s.out
+}
