@@ -18,14 +18,16 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
 	"github.com/flowscope-go/flowscope/parsers/http1"
+	"github.com/flowscope-go/flowscope/parsers/tlshello"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
 )
 
 // Protocols are the parsers Run can run, by --protocols name.
-var Protocols = []string{"http"}
+var Protocols = []string{"http", "dns", "tls"}
 
 // ParseProtocols reads a comma-separated list of protocol names: empty
 // means all of Protocols, "none" none (flow records only).
@@ -84,29 +86,48 @@ func Run(ctx context.Context, src source.Source, w io.Writer, o Options) (flowsc
 	g := stage.New(nil)
 	pkts := stage.FromSource(g, "read", src)
 	shardCfg := stage.ShardConfig(o.Tracker, workers)
-	events, httpRecs, stats := stage.TrackSide(g, "track", pkts, workers, flowkey.FiveTupleExtractor{},
-		func(emit func(sink.HTTPRecord)) *flowscope.Tracker[flowkey.FiveTuple] {
+	events, recs, stats := stage.TrackSide(g, "track", pkts, workers, flowkey.FiveTupleExtractor{},
+		func(emit func(sink.Record)) *flowscope.Tracker[flowkey.FiveTuple] {
 			cfg := shardCfg
-			cfg.NewStream = streamHandlers(o.Transcripts, protocols["http"], emit)
+			cfg.NewStream = streamHandlers(o.Transcripts, protocols, emit)
+			if protocols["dns"] {
+				cfg.NewDatagram = func(rec *flowscope.FlowRecord) flowscope.DatagramHandler {
+					conn := sink.ConnOf(rec)
+					return flowscope.DatagramHandlerFor(dnsmsg.Parser{}.NewDatagram(rec), func(tx *dnsmsg.Transaction) {
+						emit(sink.Record{Conn: conn, DNS: tx})
+					})
+				}
+			}
 			return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
 		})
-	stage.ToPair(g, "write", events, httpRecs, sinks, sink.NewZeekHTTP(bw))
+	stage.ToPair(g, "write", events, recs, sinks, sink.NewZeekRecords(bw))
 	err := g.Run(ctx)
 	return stats.Stats(), err
 }
 
 // streamHandlers returns what each TCP connection's reassembled streams
-// go to: the HTTP parser (its transactions to emit) and the transcript
-// writer, both fed in causal order. Streams are reassembled even when
+// go to: the protocol parsers (their messages to emit) and the transcript
+// writer, all fed in causal order. Each parser finds its protocol by
+// content and gives up on the others. Streams are reassembled even when
 // nothing reads them, as Zeek does, so that conn records count missed
 // bytes.
-func streamHandlers(transcripts *sink.Transcripts, http bool, emit func(sink.HTTPRecord)) flowscope.NewStreamFunc {
+func streamHandlers(transcripts *sink.Transcripts, protocols map[string]bool, emit func(sink.Record)) flowscope.NewStreamFunc {
 	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
 		var hs []flowscope.StreamHandler
-		if http {
-			conn := sink.ConnOf(rec)
+		conn := sink.ConnOf(rec)
+		if protocols["http"] {
 			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
-				emit(sink.HTTPRecord{Conn: conn, Tx: tx})
+				emit(sink.Record{Conn: conn, HTTP: tx})
+			}))
+		}
+		if protocols["tls"] {
+			hs = append(hs, flowscope.SessionHandler(tlshello.Parser{}.NewSession(rec), func(h *tlshello.Handshake) {
+				emit(sink.Record{Conn: conn, TLS: h})
+			}))
+		}
+		if protocols["dns"] {
+			hs = append(hs, flowscope.SessionHandler(dnsmsg.Parser{}.NewSession(rec), func(tx *dnsmsg.Transaction) {
+				emit(sink.Record{Conn: conn, DNS: tx})
 			}))
 		}
 		if transcripts != nil {

@@ -10,7 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
 	"github.com/flowscope-go/flowscope/parsers/http1"
+	"github.com/flowscope-go/flowscope/parsers/tlshello"
 )
 
 // Conn identifies a connection in protocol records.
@@ -30,56 +32,87 @@ func ConnOf(rec *flowscope.FlowRecord) *Conn {
 	}
 }
 
-// HTTPRecord is one HTTP transaction with the connection it was seen on.
-type HTTPRecord struct {
+// Record is one protocol record with the connection it was seen on:
+// exactly one of HTTP, DNS and TLS is set.
+type Record struct {
 	Conn *Conn
-	Tx   *http1.Transaction
+	HTTP *http1.Transaction
+	DNS  *dnsmsg.Transaction
+	TLS  *tlshello.Handshake
 }
 
-// ZeekHTTP writes HTTP transactions as JSON Lines with Zeek's http.log
-// field names: _path ("http"), ts, uid, id.orig_h, id.orig_p, id.resp_h,
-// id.resp_p, trans_depth, method, host, uri, referrer, version,
-// user_agent, request_body_len, response_body_len, status_code,
-// status_msg, info_code and info_msg (the last interim 1xx response), and
-// our flags (incomplete, tunnel, smuggling_cl_te, smuggling_cl_cl,
-// obs_fold, bad_framing) when any is set. Absent values are left out.
-type ZeekHTTP struct {
+// ZeekRecords writes protocol records as JSON Lines with Zeek's field
+// names: http (see AppendHTTP), dns (AppendDNS) and ssl (AppendSSL).
+type ZeekRecords struct {
 	w   *bufio.Writer
 	buf []byte
 }
 
-// NewZeekHTTP returns a sink writing to w through a buffer; see NewZeek
+// NewZeekRecords returns a sink writing to w through a buffer; see NewZeek
 // for sharing one *bufio.Writer between sinks.
-func NewZeekHTTP(w io.Writer) *ZeekHTTP {
-	return &ZeekHTTP{w: buffered(w)}
+func NewZeekRecords(w io.Writer) *ZeekRecords {
+	return &ZeekRecords{w: buffered(w)}
 }
 
 // Write encodes recs.
-func (z *ZeekHTTP) Write(_ context.Context, recs []HTTPRecord) error {
+func (z *ZeekRecords) Write(_ context.Context, recs []Record) error {
 	for i := range recs {
-		z.buf = AppendHTTP(z.buf[:0], &recs[i])
+		r := &recs[i]
+		switch {
+		case r.HTTP != nil:
+			z.buf = AppendHTTP(z.buf[:0], r.Conn, r.HTTP)
+		case r.DNS != nil:
+			z.buf = AppendDNS(z.buf[:0], r.Conn, r.DNS)
+		case r.TLS != nil:
+			z.buf = AppendSSL(z.buf[:0], r.Conn, r.TLS)
+		default:
+			continue
+		}
 		z.buf = append(z.buf, '\n')
 		if _, err := z.w.Write(z.buf); err != nil {
-			return fmt.Errorf("write http record: %w", err)
+			return fmt.Errorf("write protocol record: %w", err)
 		}
 	}
 	return nil
 }
 
 // Flush writes buffered records out.
-func (z *ZeekHTTP) Flush() error {
+func (z *ZeekRecords) Flush() error {
 	if err := z.w.Flush(); err != nil {
-		return fmt.Errorf("flush http records: %w", err)
+		return fmt.Errorf("flush protocol records: %w", err)
 	}
 	return nil
 }
 
-var _ Sink[HTTPRecord] = (*ZeekHTTP)(nil)
+var _ Sink[Record] = (*ZeekRecords)(nil)
 
-// AppendHTTP appends r as one JSON object (no newline) in Zeek's http.log
-// schema.
-func AppendHTTP(b []byte, r *HTTPRecord) []byte {
-	tx := r.Tx
+// appendConnID appends the fields every protocol record starts with.
+func appendConnID(b []byte, path string, ts int64, c *Conn) []byte {
+	b = append(b, `{"_path":"`...)
+	b = append(b, path...)
+	b = append(b, `","ts":`...)
+	b = appendSeconds(b, ts)
+	b = append(b, `,"uid":`...)
+	b = AppendJSONString(b, c.UID)
+	b = append(b, `,"id.orig_h":"`...)
+	b = c.Orig.Addr().AppendTo(b)
+	b = append(b, `","id.orig_p":`...)
+	b = strconv.AppendUint(b, uint64(c.Orig.Port()), 10)
+	b = append(b, `,"id.resp_h":"`...)
+	b = c.Resp.Addr().AppendTo(b)
+	b = append(b, `","id.resp_p":`...)
+	return strconv.AppendUint(b, uint64(c.Resp.Port()), 10)
+}
+
+// AppendHTTP appends an HTTP transaction as one JSON object (no newline)
+// in Zeek's http.log schema: _path ("http"), ts, uid, id.orig_h,
+// id.orig_p, id.resp_h, id.resp_p, trans_depth, method, host, uri,
+// referrer, version, user_agent, request_body_len, response_body_len,
+// status_code, status_msg, info_code and info_msg (the last interim 1xx
+// response), and our flags (incomplete, tunnel, smuggling_cl_te,
+// smuggling_cl_cl, obs_fold, bad_framing) when any is set. Absent values
+// are left out.
+func AppendHTTP(b []byte, c *Conn, tx *http1.Transaction) []byte {
 	ts := int64(0)
 	switch {
 	case tx.Request != nil:
@@ -89,18 +122,7 @@ func AppendHTTP(b []byte, r *HTTPRecord) []byte {
 	case tx.Response != nil:
 		ts = tx.Response.Start
 	}
-	b = append(b, `{"_path":"http","ts":`...)
-	b = appendSeconds(b, ts)
-	b = append(b, `,"uid":`...)
-	b = AppendJSONString(b, r.Conn.UID)
-	b = append(b, `,"id.orig_h":"`...)
-	b = r.Conn.Orig.Addr().AppendTo(b)
-	b = append(b, `","id.orig_p":`...)
-	b = strconv.AppendUint(b, uint64(r.Conn.Orig.Port()), 10)
-	b = append(b, `,"id.resp_h":"`...)
-	b = r.Conn.Resp.Addr().AppendTo(b)
-	b = append(b, `","id.resp_p":`...)
-	b = strconv.AppendUint(b, uint64(r.Conn.Resp.Port()), 10)
+	b = appendConnID(b, "http", ts, c)
 	b = append(b, `,"trans_depth":`...)
 	b = strconv.AppendInt(b, int64(tx.Depth), 10)
 	if q := tx.Request; q != nil {

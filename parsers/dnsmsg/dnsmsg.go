@@ -197,7 +197,10 @@ func (p *pairing) add(m *Message) {
 			break
 		}
 	}
-	if match < 0 {
+	if match < 0 && m.Question != nil {
+		// A response whose question differs from its query's (a server
+		// that rewrote it): the id alone decides. Without a question (an
+		// mDNS announcement) the id says nothing.
 		for i, tx := range p.pending {
 			if tx.Query.ID == m.ID {
 				match = i

@@ -191,8 +191,9 @@ func (s *session) message(side flowscope.Side, typ byte, body []byte, ts int64) 
 				}
 			}
 		}
-		if sh.Selected == 0x0304 {
-			// Everything the server sends from here on is encrypted.
+		if sh.Selected == 0x0304 && !sh.HRR {
+			// Everything the server sends from here on is encrypted (after
+			// a HelloRetryRequest, the real ServerHello is still to come).
 			s.side[flowscope.Resp].done = true
 		}
 	case typ == 11 && side == flowscope.Resp:

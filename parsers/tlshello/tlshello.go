@@ -280,3 +280,27 @@ func parseServerHello(body []byte, ts int64) (*ServerHello, bool) {
 	}
 	return sh, !ext.bad
 }
+
+// CipherName returns the IANA name of a cipher suite, or its number in
+// hex when the registry has no name for it.
+func CipherName(c uint16) string {
+	if n, ok := cipherNames[c]; ok {
+		return n
+	}
+	return "0x" + hex.EncodeToString([]byte{byte(c >> 8), byte(c)})
+}
+
+// GroupName returns the name of a named group (elliptic curve or key
+// exchange), as Zeek logs the curve, or its number in hex.
+func GroupName(g uint16) string {
+	if n, ok := groupNames[g]; ok {
+		return n
+	}
+	return "0x" + hex.EncodeToString([]byte{byte(g >> 8), byte(g)})
+}
+
+var groupNames = map[uint16]string{
+	23: "secp256r1", 24: "secp384r1", 25: "secp521r1", 29: "x25519", 30: "x448",
+	256: "ffdhe2048", 257: "ffdhe3072", 258: "ffdhe4096", 259: "ffdhe6144", 260: "ffdhe8192",
+	0x6399: "X25519Kyber768Draft00", 0x11ec: "X25519MLKEM768",
+}
