@@ -54,6 +54,8 @@ func TestSampleGolden(t *testing.T) {
 			"conn_state", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes", "community_id", "end_reason"},
 		"http": {"_path", "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_depth",
 			"method", "host", "uri", "version", "user_agent", "request_body_len", "response_body_len", "status_code", "status_msg"},
+		"dns": {"_path", "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "trans_id", "rtt",
+			"query", "qclass", "qclass_name", "qtype", "qtype_name", "rcode", "rcode_name", "AA", "TC", "RD", "RA", "Z", "rejected"},
 	}
 	count := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -69,10 +71,11 @@ func TestSampleGolden(t *testing.T) {
 			}
 		}
 	}
-	// The sample: 8 flows, and 5 HTTP transactions (GET /, GET /big.txt,
-	// GET /index.html, GET /missing, POST /echo).
-	if count["conn"] != 8 || count["http"] != 5 || len(count) != 2 {
-		t.Errorf("records by kind: %v, want 8 conn and 5 http", count)
+	// The sample: 8 flows, 5 HTTP transactions (GET /, GET /big.txt,
+	// GET /index.html, GET /missing, POST /echo), and 4 DNS transactions
+	// (A, AAAA and a refused A over UDP, TXT over TCP).
+	if count["conn"] != 8 || count["http"] != 5 || count["dns"] != 4 || len(count) != 3 {
+		t.Errorf("records by kind: %v, want 8 conn, 5 http and 4 dns", count)
 	}
 }
 
