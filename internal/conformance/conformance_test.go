@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -703,5 +704,206 @@ func TestConformanceHTTP(t *testing.T) {
 	t.Logf("http: %d/%d requests and responses matched (%.1f%%); %d more of ours", matched, expected, 100*recall, extra)
 	if recall < minHTTPRecall {
 		t.Errorf("http recall %.1f%%, want at least %.0f%%", 100*recall, 100*minHTTPRecall)
+	}
+}
+
+// zeekVersion maps the corpus's TLS version names to Zeek's.
+var zeekVersion = map[string]string{"SSL3.0": "SSLv3", "TLS1.0": "TLSv10", "TLS1.1": "TLSv11", "TLS1.2": "TLSv12", "TLS1.3": "TLSv13"}
+
+// cipherName maps the corpus's 0xNNNN cipher codes to IANA names with the
+// corpus's own registry table.
+func cipherNames(t *testing.T, dir string) map[string]string {
+	data, err := os.ReadFile(filepath.Join(dir, "ciphers.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		code, name, _ := strings.Cut(line, "\t")
+		n, _ := strconv.Atoi(code)
+		out[fmt.Sprintf("0x%04x", n)] = name
+	}
+	return out
+}
+
+func pairKey(x, y endpoint) string {
+	a, b := pairOf(x, y)
+	return fmt.Sprintf("%s:%d|%s:%d", a.addr, a.port, b.addr, b.port)
+}
+
+// expectedItems reads the corpus's dns or tls lines as comparable items.
+func expectedItems(path, kind string, ciphers map[string]string) (map[string]int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		o, err1 := parseEndpoint(e["orig"].(string))
+		r, err2 := parseEndpoint(e["resp"].(string))
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		pk := pairKey(o, r)
+		switch kind {
+		case "dns":
+			q := fmt.Sprintf("%v %s %v %s %v", e["transport"], pk, e["id"], strings.ToLower(strings.TrimSuffix(str(e["qname"]), ".")), e["qtype"])
+			if e["response"] == true {
+				out[fmt.Sprintf("response %s %v %v", q, e["rcode"], e["answers"])]++
+			} else {
+				out["query "+q]++
+			}
+		case "tls":
+			if e["type"] == "client_hello" {
+				var vs []string
+				for _, v := range list(e["versions"]) {
+					vs = append(vs, zeekVersion[v])
+				}
+				out[fmt.Sprintf("client_hello %s %q %q %q", pk, str(e["sni"]), list(e["alpn"]), vs)]++
+			} else {
+				name := ciphers[str(e["cipher"])]
+				out[fmt.Sprintf("server_hello %s %s %s %q", pk, zeekVersion[str(e["version"])], name, str(e["alpn"]))]++
+			}
+		}
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []string {
+	var out []string
+	xs, _ := v.([]any)
+	for _, x := range xs {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// gotItems reads our dns or ssl records as the same items.
+func gotItems(jsonl []byte, kind string) (map[string]int, error) {
+	out := map[string]int{}
+	path := map[string]string{"dns": "dns", "tls": "ssl"}[kind]
+	for _, line := range bytes.Split(bytes.TrimSpace(jsonl), []byte("\n")) {
+		var r map[string]any
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("output line %q: %w", line, err)
+		}
+		if r["_path"] != path {
+			continue
+		}
+		oa, _ := netip.ParseAddr(str(r["id.orig_h"]))
+		ra, _ := netip.ParseAddr(str(r["id.resp_h"]))
+		pk := pairKey(endpoint{oa.Unmap(), uint16(r["id.orig_p"].(float64))}, endpoint{ra.Unmap(), uint16(r["id.resp_p"].(float64))})
+		switch kind {
+		case "dns":
+			q := fmt.Sprintf("%v %s %v %s %v", r["proto"], pk, r["trans_id"], strings.ToLower(str(r["query"])), orNil(r["qtype_name"]))
+			out["query "+q]++
+			if rc, ok := r["rcode_name"]; ok {
+				n := 0
+				if a, ok := r["answers"].([]any); ok {
+					n = len(a)
+				}
+				out[fmt.Sprintf("response %s %v %v", q, rc, float64(n))]++
+			}
+		case "tls":
+			if vs, ok := r["client_versions"].([]any); ok {
+				var alpn []string
+				if a, ok := r["client_alpn"].([]any); ok {
+					for _, x := range a {
+						alpn = append(alpn, x.(string))
+					}
+				}
+				var versions []string
+				for _, v := range vs {
+					versions = append(versions, v.(string))
+				}
+				out[fmt.Sprintf("client_hello %s %q %q %q", pk, str(r["server_name"]), alpn, versions)]++
+			}
+			if _, ok := r["version"]; ok {
+				out[fmt.Sprintf("server_hello %s %s %s %q", pk, str(r["version"]), str(r["cipher"]), str(r["next_protocol"]))]++
+			}
+		}
+	}
+	return out, nil
+}
+
+func orNil(v any) any {
+	if v == nil {
+		return "<nil>"
+	}
+	return v
+}
+
+// minDNSTLSRecall is the share of expected DNS messages and TLS hellos
+// that must be matched.
+const minDNSTLSRecall = 0.95
+
+// TestConformanceDNSTLS runs the command's pipeline on every capture and
+// compares its dns and ssl records with the corpus: DNS queries and
+// responses (id, name, type; rcode and answer count), TLS client hellos
+// (SNI, ALPN list, versions) and server hellos (version, cipher, ALPN).
+func TestConformanceDNSTLS(t *testing.T) {
+	dir := corpusDir(t)
+	ciphers := cipherNames(t, dir)
+	expected := map[string]int{}
+	matched := map[string]int{}
+	var misses []string
+	for _, path := range captures(t, dir) {
+		name := filepath.Base(path)
+		if badInputs[name] {
+			continue
+		}
+		src, err := source.OpenFiles(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err = analyze.Run(ctx, src, &out, analyze.Options{Workers: 2})
+		cancel()
+		src.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, kind := range []string{"dns", "tls"} {
+			want, err := expectedItems(filepath.Join(dir, "expected", name+"."+kind+".jsonl"), kind, ciphers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := gotItems(out.Bytes(), kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, n := range want {
+				hit := min(n, got[k])
+				expected[kind] += n
+				matched[kind] += hit
+				for range n - hit {
+					misses = append(misses, fmt.Sprintf("%s: %s %s", name, kind, k))
+				}
+			}
+		}
+	}
+	sort.Strings(misses)
+	for _, m := range misses {
+		t.Logf("miss: %s", m)
+	}
+	for _, kind := range []string{"dns", "tls"} {
+		recall := float64(matched[kind]) / float64(max(expected[kind], 1))
+		t.Logf("%s: %d/%d matched (%.1f%%)", kind, matched[kind], expected[kind], 100*recall)
+		if recall < minDNSTLSRecall {
+			t.Errorf("%s recall %.1f%%, want at least %.0f%%", kind, 100*recall, 100*minDNSTLSRecall)
+		}
 	}
 }
