@@ -48,24 +48,36 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Handshake
 		return out
 	}
 	if !s.checked {
-		s.checked = true
-		if side != flowscope.Orig || len(b) < 3 || b[0] != 22 || b[1] != 3 || b[2] > 4 {
+		// The connection must open with a handshake record from the
+		// client: 22, 3, 0..4. Bytes may come one at a time.
+		head := append(st.rec[:len(st.rec):len(st.rec)], b[:min(len(b), 3)]...)
+		if side != flowscope.Orig || head[0] != 22 || (len(head) > 1 && head[1] != 3) || (len(head) > 2 && head[2] > 4) {
 			s.poisoned = "not a TLS handshake"
 			return out
 		}
+		if len(head) >= 3 {
+			s.checked = true
+		}
 	}
 	s.out = out
+	var rest []byte
 	if len(st.rec) == 0 {
-		b = s.records(side, b, ts) // whole records straight from b
-		st.rec = append(st.rec, b...)
+		rest = s.records(side, b, ts) // whole records straight from b
 	} else {
 		st.rec = append(st.rec, b...)
-		rest := s.records(side, st.rec, ts)
-		st.rec = append(st.rec[:0], rest...)
+		rest = s.records(side, st.rec, ts)
 	}
 	if st.done {
+		// Bytes after the point where the side turned to encryption are
+		// encrypted traffic, whether they came in this call or a later one.
+		if len(rest) > 0 && !st.app {
+			st.app = true
+			s.noteApp(side)
+		}
 		st.rec = nil
+		return s.out
 	}
+	st.rec = append(st.rec[:0], rest...)
 	return s.out
 }
 
