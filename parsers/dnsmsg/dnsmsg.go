@@ -121,6 +121,12 @@ func Decode(b []byte, ts int64) (*Message, error) {
 		m.Answers = append(m.Answers, strings.TrimPrefix(rr.String(), h.String()))
 		m.TTLs = append(m.TTLs, h.Ttl)
 	}
+	if len(msg.Question) != int(m.QDCount) || len(msg.Answer) != int(m.ANCount) ||
+		len(msg.Ns) != int(m.NSCount) || len(msg.Extra) != int(m.ARCount) {
+		// The decoder is lenient with counts that promise more records
+		// than the message holds: such a message is marked all the same.
+		m.Malformed = "section counts disagree with the header"
+	}
 	return m, nil
 }
 
