@@ -190,3 +190,26 @@ func FuzzParser(f *testing.F) {
 		_ = bytes.MinRead
 	})
 }
+
+// BenchmarkHandshake parses a whole TLS 1.3 handshake made by crypto/tls
+// (client hello, server hello and what follows) per iteration.
+func BenchmarkHandshake(b *testing.B) {
+	conv := handshake(b, tls.VersionTLS13, []string{"h2", "http/1.1"}, "bench.test")
+	b.ReportAllocs()
+	for b.Loop() {
+		if hs := run(conv); len(hs) != 1 {
+			b.Fatalf("%d handshakes", len(hs))
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+}
+
+// BenchmarkJA4 computes the JA4 of a browser-like ClientHello.
+func BenchmarkJA4(b *testing.B) {
+	conv := handshake(b, tls.VersionTLS13, []string{"h2", "http/1.1"}, "bench.test")
+	c := run(conv)[0].Client
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.JA4()
+	}
+}
