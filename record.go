@@ -159,6 +159,9 @@ type FlowRecord struct {
 	MissedBytes uint64
 	// Streams is indexed by Side; see StreamStats.
 	Streams [2]StreamStats
+	// TunnelParent is the uid of the UDP tunnel (VXLAN, Geneve, GTP-U)
+	// the flow's first packet came through; zero when none.
+	TunnelParent [18]byte
 }
 
 // StartTime returns the time of the first packet.

@@ -78,13 +78,17 @@ type Stats struct {
 	NotIP           uint64 // ARP, LLDP and other non-IP frames
 	Truncated       uint64 // a header cut short by the snap length
 	Malformed       uint64 // an impossible header field
-	Fragments       uint64 // IP fragments (not reassembled)
+	Fragments       uint64 // IP fragments held for reassembly (see Reassembled)
 	NoKey           uint64 // decoded, but the extractor gave no key
 	// Evicted counts flows ended because the table was full.
 	Evicted uint64
 	// BoundGaps counts gaps declared because a reassembly bound was
 	// reached (MaxBufferPerSide or ReassemblyBudget).
 	BoundGaps uint64
+	// Reassembled counts IP datagrams rebuilt from fragments (each
+	// tracked as one packet); Fragments above counts the fragments held
+	// until then, or dropped.
+	Reassembled uint64
 }
 
 // Add adds the counters of o to s.
@@ -99,6 +103,7 @@ func (s *Stats) Add(o Stats) {
 	s.NoKey += o.NoKey
 	s.Evicted += o.Evicted
 	s.BoundGaps += o.BoundGaps
+	s.Reassembled += o.Reassembled
 }
 
 // Skipped returns the number of packets that belong to no flow.
@@ -173,6 +178,9 @@ type Tracker[K Key] struct {
 	strm              []*streams // reassembly state, by entry.sid-1
 	strmFree          []int32
 	ack               uint64 // Chunk.Ack of the packet being reassembled
+	defrag            flowkey.Defragmenter
+	od                flowkey.Decoded // a tunnel's outer conversation
+	parent            [18]byte        // the uid of the tunnel the packet came through
 }
 
 // relinkEvery is how far, in packet time, a flow's last packet may run
@@ -229,6 +237,9 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 // Stats returns the tracker's counters.
 func (t *Tracker[K]) Stats() Stats { return t.stats }
 
+// DefragStats returns the counters of IP fragment reassembly.
+func (t *Tracker[K]) DefragStats() flowkey.DefragStats { return t.defrag.Stats() }
+
 // Buffered returns the out-of-order bytes the tracker holds now, across
 // all connections; it never exceeds Config.ReassemblyBudget.
 func (t *Tracker[K]) Buffered() int { return t.reasmUsed }
@@ -254,6 +265,21 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 	if err := t.dec.Decode(p.LinkType, p.Data, d); err != nil {
 		switch err {
 		case flowkey.ErrFragment:
+			// Reassemble, then track the whole datagram as one packet.
+			dg, done := t.defrag.Add(d, ts)
+			if !done {
+				t.stats.Fragments++
+				return t.maybeScan(out)
+			}
+			link := flowkey.LinkIPv4
+			if d.IPVersion == 6 {
+				link = flowkey.LinkIPv6
+			}
+			if err := t.dec.Decode(link, dg, d); err != nil && err != flowkey.ErrNotIP {
+				t.stats.Malformed++
+				return t.maybeScan(out)
+			}
+			t.stats.Reassembled++
 		case flowkey.ErrNotIP:
 		case flowkey.ErrUnsupportedLinkType:
 			t.stats.UnsupportedLink++
@@ -266,6 +292,26 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 			return t.maybeScan(out)
 		}
 	}
+	t.parent = [18]byte{}
+	if d.Tunnel.Kind != flowkey.NoTunnel {
+		// The tunnel's own UDP conversation is a flow too, and the parent
+		// of the flows inside it.
+		tn := &d.Tunnel
+		od := &t.od
+		*od = flowkey.Decoded{IPVersion: tn.IPVersion, Src: tn.Src, Dst: tn.Dst, Proto: flowkey.ProtoUDP,
+			SrcPort: tn.SrcPort, DstPort: tn.DstPort, IPLength: tn.IPLength, PayloadLen: tn.PayloadLen}
+		var idx int32
+		if out, idx = t.trackDecoded(od, ts, out); idx >= 0 {
+			t.flows[idx].rec.AppendUID(t.parent[:0])
+		}
+	}
+	out, _ = t.trackDecoded(d, ts, out)
+	return t.maybeScan(out)
+}
+
+// trackDecoded accounts one decoded packet to its flow and returns the
+// flow's index, or -1 when the packet belongs to none.
+func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent) ([]FlowEvent, int32) {
 	fwd, ok := t.ext.Extract(d, &t.key)
 	key := t.key
 	if !ok {
@@ -277,7 +323,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		default:
 			t.stats.NoKey++
 		}
-		return t.maybeScan(out)
+		return out, -1
 	}
 
 	h := key.Hash()
@@ -346,7 +392,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		e.class = c
 		t.pushBack(idx, ts)
 	}
-	return t.maybeScan(out)
+	return out, idx
 }
 
 // start creates a flow for key from its first packet.
@@ -366,6 +412,9 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	r.First, r.Last = ts, ts
 	r.Orig = Endpoint{Addr: d.Src, Port: d.SrcPort, MAC: d.SrcMAC}
 	r.Resp = Endpoint{Addr: d.Dst, Port: d.DstPort, MAC: d.DstMAC}
+	if d.Tunnel.Kind != flowkey.NoTunnel {
+		r.TunnelParent = t.parent
+	}
 	if d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 &&
 		d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN|flowkey.FlagACK {
 		// The first packet is a SYN-ACK: its receiver opened the connection.
@@ -546,6 +595,7 @@ func (t *Tracker[K]) Advance(now int64, out []FlowEvent) []FlowEvent {
 // timeout reason, finished TCP connections with EndFIN or EndRST, the
 // rest with reason (EndOfInput or EndShutdown).
 func (t *Tracker[K]) Flush(reason EndReason, out []FlowEvent) []FlowEvent {
+	t.defrag.Flush()
 	out = t.expire(t.now, out)
 	for c := range t.lists {
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {

@@ -103,12 +103,59 @@ type Decoded struct {
 	// and UDP length fields.
 	PayloadLen int
 	// Fragment is set when the packet is an IP fragment: the IP fields are
-	// valid, the transport fields are not.
+	// valid, the transport fields are not, and Frag describes it.
 	Fragment bool
+	Frag     FragInfo
+
+	// Tunnel describes the outermost UDP tunnel (VXLAN, Geneve, GTP-U)
+	// the packet came through, so that the tunnel's own conversation can
+	// be tracked too; Kind is NoTunnel for packets not in one. GRE,
+	// IP-in-IP and MPLS are peeled off without a trace here: they carry
+	// no conversation of their own.
+	Tunnel Tunnel
+	// Depth counts the encapsulations peeled off (VLAN tags excluded).
+	Depth uint8
 	// Payload is the captured part of the transport payload. It points into
 	// the frame given to Decode and may be shorter than PayloadLen.
 	Payload []byte
 }
+
+// TunnelKind names a UDP tunnel protocol.
+type TunnelKind uint8
+
+// The UDP tunnels Decode looks into.
+const (
+	NoTunnel TunnelKind = iota
+	VXLAN               // UDP 4789
+	Geneve              // UDP 6081
+	GTPU                // UDP 2152
+)
+
+// Tunnel is the outer UDP conversation of a tunnelled packet.
+type Tunnel struct {
+	Kind             TunnelKind
+	IPVersion        uint8
+	Src, Dst         Addr
+	SrcPort, DstPort uint16
+	IPLength         int // the outer IP length
+	PayloadLen       int // the outer UDP payload length
+}
+
+// FragInfo describes an IP fragment.
+type FragInfo struct {
+	ID     uint32
+	Offset int  // in bytes
+	More   bool // more fragments follow
+	// Header is the IP header to rebuild the datagram with (IPv4: the
+	// header with its options; IPv6: the fixed header); Payload the
+	// fragment's data. Both point into the frame.
+	Header, Payload []byte
+	// NextHeader is the protocol of the fragmented data (IPv6).
+	NextHeader uint8
+}
+
+// maxDepth bounds nested encapsulations, against packets built to loop.
+const maxDepth = 8
 
 // Decoder decodes link, network and transport headers. The zero Decoder is
 // ready to use; it holds no state between calls, and is not safe for
@@ -191,13 +238,210 @@ func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 	default:
 		return ErrUnsupportedLinkType
 	}
+	return d.decodeEther(etype, b)
+}
+
+// decodeEthernet decodes an Ethernet frame found inside a tunnel.
+func (d *Decoded) decodeEthernet(b []byte) error {
+	if len(b) < 14 {
+		return ErrTruncated
+	}
+	etype := binary.BigEndian.Uint16(b[12:14])
+	b = b[14:]
+	var err error
+	if etype, b, err = d.skipVLANs(etype, b); err != nil {
+		return err
+	}
+	return d.decodeEther(etype, b)
+}
+
+// decodeEther decodes what an EtherType announces.
+func (d *Decoded) decodeEther(etype uint16, b []byte) error {
 	switch etype {
 	case 0x0800:
 		return d.decodeIPv4(b)
 	case 0x86dd:
 		return d.decodeIPv6(b)
+	case 0x8847, 0x8848:
+		return d.decodeMPLS(b)
 	}
 	return ErrNotIP
+}
+
+// decodeMPLS pops a label stack and decodes what it carries: IPv4 or IPv6
+// by the first nibble, else an Ethernet pseudowire (after its control
+// word).
+func (d *Decoded) decodeMPLS(b []byte) error {
+	if d.Depth++; d.Depth > maxDepth {
+		return ErrMalformed
+	}
+	for {
+		if len(b) < 4 {
+			return ErrTruncated
+		}
+		bottom := b[2]&1 != 0
+		b = b[4:]
+		if bottom {
+			break
+		}
+	}
+	if len(b) < 1 {
+		return ErrTruncated
+	}
+	switch b[0] >> 4 {
+	case 4:
+		return d.decodeIPv4(b)
+	case 6:
+		return d.decodeIPv6(b)
+	case 0:
+		if len(b) < 4 {
+			return ErrTruncated
+		}
+		return d.decodeEthernet(b[4:])
+	}
+	return ErrNotIP
+}
+
+// decodeGRE peels off a GRE header (with ERSPAN types I, II and III).
+func (d *Decoded) decodeGRE(b []byte) error {
+	if d.Depth++; d.Depth > maxDepth {
+		return ErrMalformed
+	}
+	if len(b) < 4 {
+		return ErrTruncated
+	}
+	flags, proto := binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
+	if flags&0x7 != 0 && flags&0x7 != 1 { // version 0, or 1 (PPTP)
+		return ErrMalformed
+	}
+	n := 4
+	if flags&0x8000 != 0 { // checksum present
+		n += 4
+	}
+	if flags&0x2000 != 0 { // key present
+		n += 4
+	}
+	seq := flags&0x1000 != 0
+	if seq {
+		n += 4
+	}
+	if flags&0x7 == 1 { // enhanced GRE (PPTP): acknowledgment number
+		if flags&0x0080 != 0 {
+			n += 4
+		}
+		return ErrNotIP // PPP inside: not decoded
+	}
+	if len(b) < n {
+		return ErrTruncated
+	}
+	b = b[n:]
+	switch proto {
+	case 0x6558: // transparent Ethernet bridging
+		return d.decodeEthernet(b)
+	case 0x88be: // ERSPAN type II (type I has no sequence number and no header)
+		if seq {
+			if len(b) < 8 {
+				return ErrTruncated
+			}
+			b = b[8:]
+		}
+		return d.decodeEthernet(b)
+	case 0x22eb: // ERSPAN type III: 12 bytes, and an 8-byte subheader when O is set
+		if len(b) < 12 {
+			return ErrTruncated
+		}
+		o := b[11]&1 != 0
+		b = b[12:]
+		if o {
+			if len(b) < 8 {
+				return ErrTruncated
+			}
+			b = b[8:]
+		}
+		return d.decodeEthernet(b)
+	}
+	return d.decodeEther(proto, b)
+}
+
+// decodeUDPTunnel tries to decode the payload of a UDP datagram as a
+// tunnel. It reports false, leaving d as a plain UDP packet, when the
+// payload is not what the port promises.
+func (d *Decoded) decodeUDPTunnel(kind TunnelKind, payload []byte) (bool, error) {
+	var inner []byte
+	var ether bool
+	var etype uint16
+	switch kind {
+	case VXLAN:
+		if len(payload) < 8 || payload[0]&0x08 == 0 {
+			return false, nil
+		}
+		inner, ether = payload[8:], true
+	case Geneve:
+		if len(payload) < 8 || payload[0]>>6 != 0 {
+			return false, nil
+		}
+		n := 8 + int(payload[0]&0x3f)*4
+		if len(payload) < n {
+			return false, nil
+		}
+		etype = binary.BigEndian.Uint16(payload[2:4])
+		inner, ether = payload[n:], etype == 0x6558
+	case GTPU:
+		if len(payload) < 8 || payload[0]>>5 != 1 || payload[1] != 0xff { // version 1, G-PDU
+			return false, nil
+		}
+		n := 8
+		if payload[0]&0x07 != 0 { // sequence number, N-PDU or extension header
+			if len(payload) < 12 {
+				return false, nil
+			}
+			next := payload[11]
+			n = 12
+			for next != 0 {
+				if len(payload) < n+1 || payload[n] == 0 {
+					return false, nil
+				}
+				l := int(payload[n]) * 4
+				if len(payload) < n+l {
+					return false, nil
+				}
+				next = payload[n+l-1]
+				n += l
+			}
+		}
+		if len(payload) <= n {
+			return false, nil
+		}
+		inner = payload[n:]
+		switch inner[0] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		default:
+			return false, nil
+		}
+	}
+	outer := *d
+	if d.Tunnel.Kind == NoTunnel {
+		d.Tunnel = Tunnel{Kind: kind, IPVersion: d.IPVersion, Src: d.Src, Dst: d.Dst,
+			SrcPort: d.SrcPort, DstPort: d.DstPort, IPLength: d.IPLength, PayloadLen: d.PayloadLen}
+	}
+	if d.Depth++; d.Depth > maxDepth {
+		return true, ErrMalformed
+	}
+	var err error
+	if ether {
+		err = d.decodeEthernet(inner)
+	} else {
+		err = d.decodeEther(etype, inner)
+	}
+	if err == ErrNotIP || err == ErrTruncated && outer.PayloadLen > len(payload) {
+		// Not (fully) there: keep the packet as the UDP datagram it is.
+		*d = outer
+		return false, nil
+	}
+	return true, err
 }
 
 // skipVLANs steps over any depth of 802.1Q, 802.1ad and legacy QinQ tags,
@@ -245,12 +489,14 @@ func (d *Decoded) decodeIPv4(b []byte) error {
 	copy(d.Src[12:], b[12:16])
 	copy(d.Dst[12:], b[16:20])
 	d.Proto = b[9]
-	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
-		d.Fragment = true
-		return ErrFragment
-	}
 	// Trim link-layer padding and keep the capture cut, whichever is shorter.
 	end := min(total, len(b))
+	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
+		d.Fragment = true
+		d.Frag = FragInfo{ID: uint32(binary.BigEndian.Uint16(b[4:6])), Offset: int(frag&0x1fff) * 8,
+			More: frag&0x2000 != 0, Header: b[:ihl], Payload: b[ihl:end], NextHeader: d.Proto}
+		return ErrFragment
+	}
 	return d.decodeTransport(b[ihl:end], total-ihl)
 }
 
@@ -300,8 +546,10 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 				return ErrTruncated
 			}
 			d.Proto = rest[0]
-			if binary.BigEndian.Uint16(rest[2:4])&0xfff9 != 0 { // offset or M flag
+			if fo := binary.BigEndian.Uint16(rest[2:4]); fo&0xfff9 != 0 { // offset or M flag
 				d.Fragment = true
+				d.Frag = FragInfo{ID: binary.BigEndian.Uint32(rest[4:8]), Offset: int(fo &^ 7),
+					More: fo&1 != 0, Header: b[:40], Payload: rest[8:], NextHeader: rest[0]}
 				return ErrFragment
 			}
 			next = rest[0]
@@ -351,6 +599,32 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		}
 		d.PayloadLen = ulen - 8
 		d.Payload = b[8:min(ulen, len(b))]
+		var kind TunnelKind
+		switch {
+		case d.DstPort == 4789 || d.SrcPort == 4789:
+			kind = VXLAN
+		case d.DstPort == 6081 || d.SrcPort == 6081:
+			kind = Geneve
+		case d.DstPort == 2152 || d.SrcPort == 2152:
+			kind = GTPU
+		}
+		if kind != NoTunnel {
+			if ok, err := d.decodeUDPTunnel(kind, d.Payload); ok {
+				return err
+			}
+		}
+	case 4: // IPv4 in IP
+		if d.Depth++; d.Depth > maxDepth {
+			return ErrMalformed
+		}
+		return d.decodeIPv4(b)
+	case 41: // IPv6 in IP
+		if d.Depth++; d.Depth > maxDepth {
+			return ErrMalformed
+		}
+		return d.decodeIPv6(b)
+	case 47:
+		return d.decodeGRE(b)
 	case ProtoICMP, ProtoICMPv6:
 		if len(b) < 4 {
 			return ErrTruncated

@@ -183,3 +183,22 @@ func (MACPairExtractor) Extract(d *Decoded, k *MACPair) (forward, ok bool) {
 	*k, forward = MACPairOf(d)
 	return forward, true
 }
+
+// PairHash returns a direction-independent hash of the outermost IP
+// addresses of a decoded packet: the tunnel's when it came through a UDP
+// tunnel, else its own. Sharding by it keeps together everything one
+// 5-tuple flow needs: its fragments (which carry no ports) and, for
+// tunnelled flows, the tunnel's own conversation. ok is false for packets
+// without IP.
+func PairHash(d *Decoded) (h uint64, ok bool) {
+	src, dst := d.Src, d.Dst
+	if d.Tunnel.Kind != NoTunnel {
+		src, dst = d.Tunnel.Src, d.Tunnel.Dst
+	} else if d.IPVersion == 0 {
+		return 0, false
+	}
+	if src.Compare(dst) > 0 {
+		src, dst = dst, src
+	}
+	return IPPair{src, dst}.Hash(), true
+}

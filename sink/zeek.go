@@ -129,6 +129,11 @@ func AppendConn(b []byte, r *flowscope.FlowRecord) []byte {
 		b = append(b, `,"ip_proto":`...)
 		b = strconv.AppendUint(b, uint64(r.Proto), 10)
 	}
+	if r.TunnelParent[0] != 0 {
+		b = append(b, `,"tunnel_parents":["`...)
+		b = append(b, r.TunnelParent[:]...)
+		b = append(b, `"]`...)
+	}
 	if r.VLAN != 0 {
 		b = append(b, `,"vlan":`...)
 		b = strconv.AppendUint(b, uint64(r.VLAN), 10)

@@ -70,10 +70,25 @@ func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowsco
 		// k lives outside the closure: a local passed to the interface method
 		// would move to the heap on every packet.
 		var k K
+		// Flows keyed by addresses shard by the outermost address pair, so
+		// that fragments and tunnels stay with their flows; other keys by
+		// their own hash.
+		byPair := false
+		switch any(ext).(type) {
+		case flowkey.FiveTupleExtractor, flowkey.IPPairExtractor:
+			byPair = true
+		}
 		shardIn = Partition(g, name+"/partition", in, workers, func(p *flowscope.Packet) int {
 			// A packet that yields no key goes to shard 0, which counts it
 			// as skipped; decode errors leave d empty enough for that.
 			_ = dec.Decode(p.LinkType, p.Data, &d)
+			if byPair {
+				h, ok := flowkey.PairHash(&d)
+				if !ok {
+					return 0
+				}
+				return int(h % uint64(workers))
+			}
 			_, ok := ext.Extract(&d, &k)
 			if !ok {
 				return 0
