@@ -564,6 +564,8 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 // decodeTransport decodes the transport header in b, whose on-wire length
 // is wire bytes (b may be shorter when the capture was cut).
 func (d *Decoded) decodeTransport(b []byte, wire int) error {
+	// An inner packet must not keep what its tunnel's header left here.
+	d.Payload, d.PayloadLen, d.SrcPort, d.DstPort = nil, 0, 0, 0
 	switch d.Proto {
 	case ProtoTCP:
 		// The fixed header up to the window is enough to track the flow;
