@@ -13,6 +13,9 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(uint16(s.lt), s.data)
 	}
+	for _, c := range tunnelCases() {
+		f.Add(uint16(flowkey.LinkEthernet), c.frame)
+	}
 	var dec flowkey.Decoder
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		var d flowkey.Decoded

@@ -32,18 +32,21 @@ func udpTunnel(port uint16, header, inner []byte) []byte {
 	return pcapgen.UDP(tunA, netip.AddrPortFrom(tunB.Addr(), port), append(append([]byte(nil), header...), inner...))
 }
 
-func TestDecapsulation(t *testing.T) {
+type tunnelCase struct {
+	name   string
+	frame  []byte
+	tunnel flowkey.TunnelKind
+}
+
+// tunnelCases returns the same TCP segment inside each encapsulation.
+func tunnelCases() []tunnelCase {
 	inner := pcapgen.TCP(cli4, srv4, 100, 200, pcapgen.PSH|pcapgen.ACK, []byte("GET / HTTP/1.1\r\n\r\n"))
 	innerIP := ipOf(inner)
 	gtpHdr := []byte{0x30, 0xff, 0, byte(len(innerIP)), 0, 0, 0, 1}
 	mpls := append([]byte(nil), inner[:12]...)
 	mpls = append(mpls, 0x88, 0x47, 0, 0x01, 0x00, 64, 0, 0x02, 0x01, 64) // two labels, the second at the bottom
 	mpls = append(mpls, innerIP...)
-	cases := []struct {
-		name   string
-		frame  []byte
-		tunnel flowkey.TunnelKind
-	}{
+	return []tunnelCase{
 		{"VXLAN", udpTunnel(4789, []byte{0x08, 0, 0, 0, 0, 0, 1, 0}, inner), flowkey.VXLAN},
 		{"Geneve", udpTunnel(6081, []byte{0, 0, 0x65, 0x58, 0, 0, 1, 0}, inner), flowkey.Geneve},
 		{"GTP-U", udpTunnel(2152, gtpHdr, innerIP), flowkey.GTPU},
@@ -54,6 +57,12 @@ func TestDecapsulation(t *testing.T) {
 		{"IP in IP", wrapIP(4, innerIP), flowkey.NoTunnel},
 		{"MPLS", mpls, flowkey.NoTunnel},
 	}
+}
+
+func TestDecapsulation(t *testing.T) {
+	cases := tunnelCases()
+	inner := pcapgen.TCP(cli4, srv4, 100, 200, pcapgen.PSH|pcapgen.ACK, []byte("GET / HTTP/1.1\r\n\r\n"))
+	innerIP := ipOf(inner)
 	var dec flowkey.Decoder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,6 +202,63 @@ func FuzzDefragment(f *testing.F) {
 					t.Fatalf("reassembled datagram: %v, payload %d bytes of %d", err, len(out.Payload), len(data))
 				}
 			}
+		}
+	})
+}
+
+// FuzzDefragmentHostile feeds the Defragmenter fragments of arbitrary
+// offsets, lengths and flags, overlapping and contradicting each other, for a
+// few datagrams at once. It must not panic, must stay within its bounds, and
+// whatever it returns must be a datagram the decoder can read as IP.
+func FuzzDefragmentHostile(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 16, 1, 1, 0, 16, 0, 2, 0, 8})
+	f.Add([]byte{0, 0, 1, 24, 0, 1, 1, 24, 0, 0, 0, 16, 1, 0, 0, 8})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		fr := flowkey.Defragmenter{MaxDatagrams: 3, MaxBytes: 4096}
+		var dec flowkey.Decoder
+		whole := pcapgen.UDP(cli4, srv4, make([]byte, 64))
+		payload := make([]byte, 512)
+		for i := range payload {
+			payload[i] = byte(i)
+		}
+		// Each op is 4 bytes: datagram id, offset in 8-byte units, more flag
+		// (low bit; bit 1 flips the payload bytes), length in 8-byte units.
+		for i := 0; i+4 <= len(ops); i += 4 {
+			id, off, flags, n := ops[i]%5, int(ops[i+1])*8, ops[i+2], int(ops[i+3]%64)*8
+			var d flowkey.Decoded
+			if dec.Decode(flowkey.LinkEthernet, whole, &d) != nil {
+				t.Fatal("template frame does not decode")
+			}
+			data := payload[:n]
+			if flags&2 != 0 {
+				data = make([]byte, n)
+				for j := range data {
+					data[j] = ^payload[j]
+				}
+			}
+			d.Frag = flowkey.FragInfo{ID: uint32(id), Offset: off * 4, More: flags&1 != 0,
+				Header: ipOf(whole)[:20], Payload: data, NextHeader: flowkey.ProtoUDP}
+			dg, ok := fr.Add(&d, int64(i)*1e8)
+			if fr.Pending() > 3 {
+				t.Fatalf("%d datagrams pending, bound is 3", fr.Pending())
+			}
+			if !ok {
+				continue
+			}
+			if len(dg) > 20+4096 {
+				t.Fatalf("datagram of %d bytes beyond MaxBytes", len(dg))
+			}
+			// The payload bytes are arbitrary, so the transport header may be
+			// malformed; the IP header the Defragmenter wrote must not be.
+			var out flowkey.Decoded
+			err := dec.Decode(flowkey.LinkIPv4, dg, &out)
+			if out.IPVersion != 4 || out.IPLength != len(dg) {
+				t.Fatalf("datagram of %d bytes decodes as IPv%d of length %d (%v)", len(dg), out.IPVersion, out.IPLength, err)
+			}
+		}
+		st := fr.Stats()
+		if st.Reassembled+st.TimedOut+st.Evicted > st.Fragments {
+			t.Fatalf("more datagrams ended than fragments came: %+v", st)
 		}
 	})
 }
