@@ -299,7 +299,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		tn := &d.Tunnel
 		od := &t.od
 		*od = flowkey.Decoded{IPVersion: tn.IPVersion, Src: tn.Src, Dst: tn.Dst, Proto: flowkey.ProtoUDP,
-			SrcPort: tn.SrcPort, DstPort: tn.DstPort, IPLength: tn.IPLength, PayloadLen: tn.PayloadLen}
+			SrcPort: tn.SrcPort, DstPort: tn.DstPort, IPLength: int(tn.IPLength), PayloadLen: int(tn.PayloadLen)}
 		var idx int32
 		if out, idx = t.trackDecoded(od, ts, out); idx >= 0 {
 			t.flows[idx].rec.AppendUID(t.parent[:0])

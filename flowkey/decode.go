@@ -103,9 +103,12 @@ type Decoded struct {
 	// and UDP length fields.
 	PayloadLen int
 	// Fragment is set when the packet is an IP fragment: the IP fields are
-	// valid, the transport fields are not, and Frag describes it.
+	// valid, the transport fields are not, Frag describes it and Payload
+	// holds its data.
 	Fragment bool
-	Frag     FragInfo
+	// Depth counts the encapsulations peeled off (VLAN tags excluded).
+	Depth uint8
+	Frag  FragInfo
 
 	// Tunnel describes the outermost UDP tunnel (VXLAN, Geneve, GTP-U)
 	// the packet came through, so that the tunnel's own conversation can
@@ -113,8 +116,6 @@ type Decoded struct {
 	// IP-in-IP and MPLS are peeled off without a trace here: they carry
 	// no conversation of their own.
 	Tunnel Tunnel
-	// Depth counts the encapsulations peeled off (VLAN tags excluded).
-	Depth uint8
 	// Payload is the captured part of the transport payload. It points into
 	// the frame given to Decode and may be shorter than PayloadLen.
 	Payload []byte
@@ -135,23 +136,23 @@ const (
 type Tunnel struct {
 	Kind             TunnelKind
 	IPVersion        uint8
-	Src, Dst         Addr
 	SrcPort, DstPort uint16
-	IPLength         int // the outer IP length
-	PayloadLen       int // the outer UDP payload length
+	Src, Dst         Addr
+	IPLength         uint32 // the outer IP length
+	PayloadLen       uint32 // the outer UDP payload length
 }
 
-// FragInfo describes an IP fragment.
+// FragInfo describes an IP fragment; the fragment's data is in Payload
+// and PayloadLen of the Decoded holding it.
 type FragInfo struct {
-	ID     uint32
-	Offset int  // in bytes
-	More   bool // more fragments follow
+	ID         uint32
+	Offset     uint16 // in bytes
+	More       bool   // more fragments follow
+	NextHeader uint8  // the protocol of the fragmented data
 	// Header is the IP header to rebuild the datagram with (IPv4: the
-	// header with its options; IPv6: the fixed header); Payload the
-	// fragment's data. Both point into the frame.
-	Header, Payload []byte
-	// NextHeader is the protocol of the fragmented data (IPv6).
-	NextHeader uint8
+	// header with its options; IPv6: the fixed header). It points into
+	// the frame.
+	Header []byte
 }
 
 // maxDepth bounds nested encapsulations, against packets built to loop.
@@ -237,6 +238,12 @@ func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 		}
 	default:
 		return ErrUnsupportedLinkType
+	}
+	switch etype { // the common cases, without a call more
+	case 0x0800:
+		return d.decodeIPv4(b)
+	case 0x86dd:
+		return d.decodeIPv6(b)
 	}
 	return d.decodeEther(etype, b)
 }
@@ -363,10 +370,40 @@ func (d *Decoded) decodeGRE(b []byte) error {
 	return d.decodeEther(proto, b)
 }
 
-// decodeUDPTunnel tries to decode the payload of a UDP datagram as a
-// tunnel. It reports false, leaving d as a plain UDP packet, when the
-// payload is not what the port promises.
-func (d *Decoded) decodeUDPTunnel(kind TunnelKind, payload []byte) (bool, error) {
+// tunnelPort reports whether port is one a UDP tunnel is known by: one
+// comparison for ports outside 2152-6081.
+func tunnelPort(port uint16) bool {
+	return port-2152 <= 6081-2152 && (port == 4789 || port == 6081 || port == 2152)
+}
+
+// decodeIPTunnel decodes what IP protocols 4 (IPv4), 41 (IPv6) and 47
+// (GRE) carry.
+func (d *Decoded) decodeIPTunnel(b []byte) error {
+	if d.Proto == 47 {
+		return d.decodeGRE(b)
+	}
+	if d.Depth++; d.Depth > maxDepth {
+		return ErrMalformed
+	}
+	if d.Proto == 4 {
+		return d.decodeIPv4(b)
+	}
+	return d.decodeIPv6(b)
+}
+
+// decodeUDPTunnel tries to decode the payload of a UDP datagram as the
+// tunnel its port names. It reports false, leaving d as a plain UDP
+// packet, when the payload is not what the port promises.
+func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
+	var kind TunnelKind
+	switch {
+	case d.DstPort == 4789 || d.SrcPort == 4789:
+		kind = VXLAN
+	case d.DstPort == 6081 || d.SrcPort == 6081:
+		kind = Geneve
+	default:
+		kind = GTPU
+	}
 	var inner []byte
 	var ether bool
 	var etype uint16
@@ -425,11 +462,13 @@ func (d *Decoded) decodeUDPTunnel(kind TunnelKind, payload []byte) (bool, error)
 	outer := *d
 	if d.Tunnel.Kind == NoTunnel {
 		d.Tunnel = Tunnel{Kind: kind, IPVersion: d.IPVersion, Src: d.Src, Dst: d.Dst,
-			SrcPort: d.SrcPort, DstPort: d.DstPort, IPLength: d.IPLength, PayloadLen: d.PayloadLen}
+			SrcPort: d.SrcPort, DstPort: d.DstPort, IPLength: uint32(d.IPLength), PayloadLen: uint32(d.PayloadLen)}
 	}
 	if d.Depth++; d.Depth > maxDepth {
 		return true, ErrMalformed
 	}
+	// The inner packet must not keep what the tunnel's header left here.
+	d.Payload, d.PayloadLen, d.SrcPort, d.DstPort = nil, 0, 0, 0
 	var err error
 	if ether {
 		err = d.decodeEthernet(inner)
@@ -492,12 +531,20 @@ func (d *Decoded) decodeIPv4(b []byte) error {
 	// Trim link-layer padding and keep the capture cut, whichever is shorter.
 	end := min(total, len(b))
 	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
-		d.Fragment = true
-		d.Frag = FragInfo{ID: uint32(binary.BigEndian.Uint16(b[4:6])), Offset: int(frag&0x1fff) * 8,
-			More: frag&0x2000 != 0, Header: b[:ihl], Payload: b[ihl:end], NextHeader: d.Proto}
-		return ErrFragment
+		return d.fragment(uint32(binary.BigEndian.Uint16(b[4:6])), frag<<3, frag&0x2000 != 0, b[:ihl], b[ihl:end], total-ihl, d.Proto)
 	}
 	return d.decodeTransport(b[ihl:end], total-ihl)
+}
+
+// fragment records an IP fragment. It is kept out of line: inlined, it
+// made the decoding of every unfragmented packet slower.
+//
+//go:noinline
+func (d *Decoded) fragment(id uint32, offset uint16, more bool, header, payload []byte, wire int, proto uint8) error {
+	d.Fragment = true
+	d.Frag = FragInfo{ID: id, Offset: offset, More: more, NextHeader: proto, Header: header}
+	d.Payload, d.PayloadLen = payload, wire
+	return ErrFragment
 }
 
 func (d *Decoded) decodeIPv6(b []byte) error {
@@ -547,10 +594,7 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 			}
 			d.Proto = rest[0]
 			if fo := binary.BigEndian.Uint16(rest[2:4]); fo&0xfff9 != 0 { // offset or M flag
-				d.Fragment = true
-				d.Frag = FragInfo{ID: binary.BigEndian.Uint32(rest[4:8]), Offset: int(fo &^ 7),
-					More: fo&1 != 0, Header: b[:40], Payload: rest[8:], NextHeader: rest[0]}
-				return ErrFragment
+				return d.fragment(binary.BigEndian.Uint32(rest[4:8]), fo&^7, fo&1 != 0, b[:40], rest[8:], max(remain-8, 0), rest[0])
 			}
 			next = rest[0]
 			rest, remain = rest[8:], remain-8
@@ -564,8 +608,6 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 // decodeTransport decodes the transport header in b, whose on-wire length
 // is wire bytes (b may be shorter when the capture was cut).
 func (d *Decoded) decodeTransport(b []byte, wire int) error {
-	// An inner packet must not keep what its tunnel's header left here.
-	d.Payload, d.PayloadLen, d.SrcPort, d.DstPort = nil, 0, 0, 0
 	switch d.Proto {
 	case ProtoTCP:
 		// The fixed header up to the window is enough to track the flow;
@@ -601,32 +643,13 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		}
 		d.PayloadLen = ulen - 8
 		d.Payload = b[8:min(ulen, len(b))]
-		var kind TunnelKind
-		switch {
-		case d.DstPort == 4789 || d.SrcPort == 4789:
-			kind = VXLAN
-		case d.DstPort == 6081 || d.SrcPort == 6081:
-			kind = Geneve
-		case d.DstPort == 2152 || d.SrcPort == 2152:
-			kind = GTPU
-		}
-		if kind != NoTunnel {
-			if ok, err := d.decodeUDPTunnel(kind, d.Payload); ok {
+		if tunnelPort(d.SrcPort) || tunnelPort(d.DstPort) {
+			if ok, err := d.decodeUDPTunnel(d.Payload); ok {
 				return err
 			}
 		}
-	case 4: // IPv4 in IP
-		if d.Depth++; d.Depth > maxDepth {
-			return ErrMalformed
-		}
-		return d.decodeIPv4(b)
-	case 41: // IPv6 in IP
-		if d.Depth++; d.Depth > maxDepth {
-			return ErrMalformed
-		}
-		return d.decodeIPv6(b)
-	case 47:
-		return d.decodeGRE(b)
+	case 4, 41, 47: // IPv4 in IP, IPv6 in IP, GRE
+		return d.decodeIPTunnel(b)
 	case ProtoICMP, ProtoICMPv6:
 		if len(b) < 4 {
 			return ErrTruncated

@@ -77,7 +77,8 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 		maxBytes = 65535
 	}
 	fr := &d.Frag
-	end := fr.Offset + len(fr.Payload)
+	off, data := int(fr.Offset), d.Payload
+	end := off + len(data)
 	if end > maxBytes {
 		f.stats.TooBig++
 		return nil, false
@@ -87,7 +88,7 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 	if dg == nil {
 		dg = f.start(key, ts)
 	}
-	if fr.Offset == 0 && !dg.hasHead {
+	if off == 0 && !dg.hasHead {
 		dg.header = append(dg.header[:0], fr.Header...)
 		dg.hasHead = true
 	}
@@ -98,25 +99,25 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 		dg.data = append(dg.data, make([]byte, end-len(dg.data))...)
 	}
 	// Copy only the bytes not held yet: the first to arrive win.
-	cur := fr.Offset
+	cur := off
 	for _, h := range dg.have {
 		if h.hi <= cur || h.lo >= end {
 			continue
 		}
 		f.stats.Overlaps++
-		if lo, hi := max(h.lo, fr.Offset), min(h.hi, end); lo < hi &&
-			string(dg.data[lo:hi]) != string(fr.Payload[lo-fr.Offset:hi-fr.Offset]) {
+		if lo, hi := max(h.lo, off), min(h.hi, end); lo < hi &&
+			string(dg.data[lo:hi]) != string(data[lo-off:hi-off]) {
 			f.stats.Inconsistent++
 		}
 		if h.lo > cur {
-			copy(dg.data[cur:h.lo], fr.Payload[cur-fr.Offset:h.lo-fr.Offset])
+			copy(dg.data[cur:h.lo], data[cur-off:h.lo-off])
 		}
 		cur = max(cur, h.hi)
 	}
 	if cur < end {
-		copy(dg.data[cur:end], fr.Payload[cur-fr.Offset:])
+		copy(dg.data[cur:end], data[cur-off:])
 	}
-	dg.have = addSpan(dg.have, span{fr.Offset, end})
+	dg.have = addSpan(dg.have, span{off, end})
 	if dg.total < 0 || !dg.hasHead || len(dg.have) != 1 || dg.have[0].lo != 0 || dg.have[0].hi < dg.total {
 		return nil, false
 	}

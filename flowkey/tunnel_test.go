@@ -236,8 +236,9 @@ func FuzzDefragmentHostile(f *testing.F) {
 					data[j] = ^payload[j]
 				}
 			}
-			d.Frag = flowkey.FragInfo{ID: uint32(id), Offset: off * 4, More: flags&1 != 0,
-				Header: ipOf(whole)[:20], Payload: data, NextHeader: flowkey.ProtoUDP}
+			d.Frag = flowkey.FragInfo{ID: uint32(id), Offset: uint16(off * 4), More: flags&1 != 0,
+				Header: ipOf(whole)[:20], NextHeader: flowkey.ProtoUDP}
+			d.Payload = data
 			dg, ok := fr.Add(&d, int64(i)*1e8)
 			if fr.Pending() > 3 {
 				t.Fatalf("%d datagrams pending, bound is 3", fr.Pending())
