@@ -89,6 +89,11 @@ type Stats struct {
 	// tracked as one packet); Fragments above counts the fragments held
 	// until then, or dropped.
 	Reassembled uint64
+	// FragmentsDropped counts datagrams given up on incomplete: their
+	// timeout passed, too many were in flight, they grew beyond the
+	// bound, or the input ended. FragmentOverlaps counts fragments that
+	// overlapped bytes already held (the first to arrive win).
+	FragmentsDropped, FragmentOverlaps uint64
 }
 
 // Add adds the counters of o to s.
@@ -104,6 +109,8 @@ func (s *Stats) Add(o Stats) {
 	s.Evicted += o.Evicted
 	s.BoundGaps += o.BoundGaps
 	s.Reassembled += o.Reassembled
+	s.FragmentsDropped += o.FragmentsDropped
+	s.FragmentOverlaps += o.FragmentOverlaps
 }
 
 // Skipped returns the number of packets that belong to no flow.
@@ -235,7 +242,13 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 }
 
 // Stats returns the tracker's counters.
-func (t *Tracker[K]) Stats() Stats { return t.stats }
+func (t *Tracker[K]) Stats() Stats {
+	s := t.stats
+	ds := t.defrag.Stats()
+	s.FragmentsDropped = ds.TimedOut + ds.Evicted + ds.TooBig
+	s.FragmentOverlaps = ds.Overlaps
+	return s
+}
 
 // DefragStats returns the counters of IP fragment reassembly.
 func (t *Tracker[K]) DefragStats() flowkey.DefragStats { return t.defrag.Stats() }

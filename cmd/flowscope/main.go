@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/analyze"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/sink"
@@ -177,10 +178,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if !o.quiet {
 		rate := float64(st.Packets) / max(elapsed.Seconds(), 1e-9)
-		fmt.Fprintf(stderr, "flowscope: %d packets, %d flows, %d skipped, %s, %.0f packets/s\n",
-			st.Packets, st.Flows, st.Skipped(), elapsed.Round(time.Microsecond), rate)
+		fmt.Fprintf(stderr, "flowscope: %d packets, %d flows, %d skipped%s, %s, %.0f packets/s\n",
+			st.Packets, st.Flows, st.Skipped(), skipReasons(st), elapsed.Round(time.Microsecond), rate)
 	}
 	return status
+}
+
+// skipReasons says why packets were skipped, and what became of IP
+// fragments: " (3 not IP, 40 fragments held: 18 datagrams reassembled, 1
+// dropped incomplete)", or nothing when no packet was skipped.
+func skipReasons(st flowscope.Stats) string {
+	var parts []string
+	for _, r := range []struct {
+		n    uint64
+		what string
+	}{
+		{st.UnsupportedLink, "of an unsupported link type"},
+		{st.NotIP, "not IP"},
+		{st.Truncated, "truncated"},
+		{st.Malformed, "malformed"},
+		{st.NoKey, "without a flow key"},
+	} {
+		if r.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", r.n, r.what))
+		}
+	}
+	if st.Fragments > 0 {
+		f := fmt.Sprintf("%d fragments held: %d datagrams reassembled, %d dropped incomplete", st.Fragments, st.Reassembled, st.FragmentsDropped)
+		if st.FragmentOverlaps > 0 {
+			f += fmt.Sprintf(", %d overlapping", st.FragmentOverlaps)
+		}
+		parts = append(parts, f)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // describe strips the stage wrapping from errors whose own text already

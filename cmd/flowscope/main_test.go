@@ -272,3 +272,53 @@ func manyHTTPConnections(t *testing.T, n int) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestSummarySaysWhySkipped checks the end-of-run line on a capture with
+// an ARP frame, a datagram in two fragments and a fragment whose datagram
+// never completes.
+func TestSummarySaysWhySkipped(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:9000")
+	whole := pcapgen.UDP(cli, srv, bytes.Repeat([]byte("x"), 64))
+	// fragment cuts the IPv4 datagram's payload at 40 bytes (a multiple of
+	// 8) and returns the two fragments with identification id.
+	fragment := func(id uint16) (first, second []byte) {
+		hdr, payload := whole[:34], whole[34:]
+		first = append(append([]byte(nil), hdr...), payload[:40]...)
+		second = append(append([]byte(nil), hdr...), payload[40:]...)
+		for _, f := range [][]byte{first, second} {
+			f[18], f[19] = byte(id>>8), byte(id)
+			n := len(f) - 14
+			f[16], f[17] = byte(n>>8), byte(n)
+			f[24], f[25] = 0, 0 // checksum, not checked
+		}
+		first[20] = 0x20                 // more fragments
+		second[20], second[21] = 0, 40/8 // offset 40
+		return first, second
+	}
+	a, b := fragment(1)
+	orphan, _ := fragment(2)
+	arp := append(append([]byte(nil), whole[:12]...), 0x08, 0x06)
+	arp = append(arp, make([]byte, 28)...)
+	var pkts []pcapgen.Packet
+	ts := time.Unix(1_700_000_000, 0)
+	for i, f := range [][]byte{arp, a, orphan, b} {
+		pkts = append(pkts, pcapgen.Packet{TS: ts.Add(time.Duration(i) * time.Millisecond), Data: f})
+	}
+	var buf bytes.Buffer
+	if err := pcapgen.WritePcap(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "-r", writeTemp(t, "frag.pcap", buf.Bytes()))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The fragment that completes a datagram counts as the datagram's
+	// packet; the two others were held.
+	want := "4 packets, 1 flows, 3 skipped (1 not IP, 2 fragments held: 1 datagrams reassembled, 1 dropped incomplete)"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("summary %q, want it to contain %q", errOut, want)
+	}
+	if !strings.Contains(out, `"orig_ip_bytes":92,`) {
+		t.Errorf("the reassembled datagram's flow is missing or wrong:\n%s", out)
+	}
+}
