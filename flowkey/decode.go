@@ -397,9 +397,9 @@ func (d *Decoded) decodeIPTunnel(b []byte) error {
 func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
 	var kind TunnelKind
 	switch {
-	case d.DstPort == 4789 || d.SrcPort == 4789:
+	case d.DstPort == 4789:
 		kind = VXLAN
-	case d.DstPort == 6081 || d.SrcPort == 6081:
+	case d.DstPort == 6081:
 		kind = Geneve
 	default:
 		kind = GTPU
@@ -643,7 +643,9 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		}
 		d.PayloadLen = ulen - 8
 		d.Payload = b[8:min(ulen, len(b))]
-		if tunnelPort(d.SrcPort) || tunnelPort(d.DstPort) {
+		// Tunnel endpoints send to the well-known port, whatever the
+		// direction, so the destination port is the one to look at.
+		if tunnelPort(d.DstPort) {
 			if ok, err := d.decodeUDPTunnel(d.Payload); ok {
 				return err
 			}
