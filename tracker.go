@@ -55,6 +55,14 @@ type Config struct {
 	// delivery copies nothing; retransmissions of delivered bytes are
 	// then counted but not compared.
 	CompareRetransmissions int
+	// Fragments bounds IP fragment reassembly, which happens before flow
+	// tracking: datagrams in flight (default 1,024; beyond it the oldest
+	// is dropped), bytes per datagram (default 65,535) and how long, in
+	// packet time, a datagram may wait for its missing fragments (default
+	// 30 s). Overlapping fragments keep the bytes that came first. Its
+	// counters are in Stats and DefragStats; any state set in it is
+	// ignored.
+	Fragments flowkey.Defragmenter
 }
 
 // Defaults of Config.
@@ -220,6 +228,7 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 	t := &Tracker[K]{ext: ext, maxFlows: c.MaxFlows, starts: c.StartEvents,
 		newStream: c.NewStream, newDatagram: c.NewDatagram, maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
 		compare: max(c.CompareRetransmissions, 0)}
+	t.defrag = flowkey.Defragmenter{MaxDatagrams: c.Fragments.MaxDatagrams, MaxBytes: c.Fragments.MaxBytes, Timeout: c.Fragments.Timeout}
 	if t.maxBuffer <= 0 {
 		t.maxBuffer = DefaultMaxBufferPerSide
 	}

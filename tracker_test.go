@@ -352,3 +352,34 @@ func TestExtractorFunc(t *testing.T) {
 type portKey uint16
 
 func (k portKey) Hash() uint64 { return uint64(k) * 0x9e3779b97f4a7c15 }
+
+// TestTrackerFragments checks that a datagram in fragments is tracked as
+// one packet of its full length, and that Config.Fragments bounds the wait
+// for the missing ones.
+func TestTrackerFragments(t *testing.T) {
+	dns := netip.MustParseAddrPort("10.0.0.2:53")
+	whole := pcapgen.UDP(cli, dns, make([]byte, 2000))
+	frags := pcapgen.Fragments(whole, 1480, 7)
+	pkts := []pcapgen.Packet{{TS: t0, Data: frags[0]}, {TS: t0.Add(2 * time.Second), Data: frags[1]}}
+
+	recs := run(t, nil, pkts)
+	if len(recs) != 1 || recs[0].Stats[0].Packets != 1 || recs[0].Stats[0].IPBytes != uint64(len(whole)-14) {
+		t.Fatalf("default bounds: %+v, want one flow of one %d-byte packet", recs, len(whole)-14)
+	}
+
+	cfg := &flowscope.Config{Fragments: flowkey.Defragmenter{Timeout: time.Second}}
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
+	var evs []flowscope.FlowEvent
+	for _, p := range pkts {
+		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&pkt, evs)
+	}
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	if len(evs) != 0 {
+		t.Errorf("a 1 s fragment timeout still gave %d flow events", len(evs))
+	}
+	st := tr.Stats()
+	if st.Fragments != 2 || st.Reassembled != 0 || st.FragmentsDropped != 2 {
+		t.Errorf("stats %+v: want 2 fragments held, none reassembled, 2 datagrams dropped (the first timed out, the second's at the end)", st)
+	}
+}

@@ -105,27 +105,6 @@ func TestDecapsulation(t *testing.T) {
 	})
 }
 
-// fragments cuts the IP datagram of an Ethernet/IPv4 frame into IPv4
-// fragments of at most size payload bytes (a multiple of 8).
-func fragments(frame []byte, size int) [][]byte {
-	ip := ipOf(frame)
-	hdr, payload := ip[:20], ip[20:]
-	var out [][]byte
-	for off := 0; off < len(payload); off += size {
-		end := min(off+size, len(payload))
-		h := append([]byte(nil), hdr...)
-		binary.BigEndian.PutUint16(h[2:], uint16(20+end-off))
-		fo := uint16(off / 8)
-		if end < len(payload) {
-			fo |= 0x2000
-		}
-		binary.BigEndian.PutUint16(h[6:], fo)
-		binary.BigEndian.PutUint16(h[4:], 0x1234)
-		f := append(append(append([]byte(nil), frame[:14]...), h...), payload[off:end]...)
-		out = append(out, f)
-	}
-	return out
-}
 
 func TestDefragment(t *testing.T) {
 	body := make([]byte, 3000)
@@ -133,7 +112,7 @@ func TestDefragment(t *testing.T) {
 		body[i] = byte(i)
 	}
 	whole := pcapgen.UDP(cli4, srv4, body)
-	frags := fragments(whole, 1200)
+	frags := pcapgen.Fragments(whole, 1200, 0x1234)
 	if len(frags) != 3 {
 		t.Fatalf("%d fragments", len(frags))
 	}
@@ -184,7 +163,7 @@ func FuzzDefragment(f *testing.F) {
 			return
 		}
 		whole := pcapgen.UDP(cli4, srv4, data)
-		frags := fragments(whole, int(size%64+1)*8)
+		frags := pcapgen.Fragments(whole, int(size%64+1)*8, 0x1234)
 		var fr flowkey.Defragmenter
 		var dec flowkey.Decoder
 		for i, fb := range frags {

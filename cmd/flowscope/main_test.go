@@ -279,24 +279,9 @@ func manyHTTPConnections(t *testing.T, n int) []byte {
 func TestSummarySaysWhySkipped(t *testing.T) {
 	cli, srv := netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:9000")
 	whole := pcapgen.UDP(cli, srv, bytes.Repeat([]byte("x"), 64))
-	// fragment cuts the IPv4 datagram's payload at 40 bytes (a multiple of
-	// 8) and returns the two fragments with identification id.
-	fragment := func(id uint16) (first, second []byte) {
-		hdr, payload := whole[:34], whole[34:]
-		first = append(append([]byte(nil), hdr...), payload[:40]...)
-		second = append(append([]byte(nil), hdr...), payload[40:]...)
-		for _, f := range [][]byte{first, second} {
-			f[18], f[19] = byte(id>>8), byte(id)
-			n := len(f) - 14
-			f[16], f[17] = byte(n>>8), byte(n)
-			f[24], f[25] = 0, 0 // checksum, not checked
-		}
-		first[20] = 0x20                 // more fragments
-		second[20], second[21] = 0, 40/8 // offset 40
-		return first, second
-	}
-	a, b := fragment(1)
-	orphan, _ := fragment(2)
+	first := pcapgen.Fragments(whole, 40, 1)
+	a, b := first[0], first[1]
+	orphan := pcapgen.Fragments(whole, 40, 2)[0]
 	arp := append(append([]byte(nil), whole[:12]...), 0x08, 0x06)
 	arp = append(arp, make([]byte, 28)...)
 	var pkts []pcapgen.Packet

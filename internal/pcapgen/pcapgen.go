@@ -218,3 +218,25 @@ func WritePcap(w io.Writer, pkts []Packet) error {
 	}
 	return nil
 }
+
+// Fragments splits the IPv4 datagram of an Ethernet frame (no IP options)
+// into fragments of size payload bytes (a multiple of 8) with
+// identification id, each a frame of its own.
+func Fragments(frame []byte, size int, id uint16) [][]byte {
+	ip := frame[14:]
+	hdr, payload := ip[:20], ip[20:]
+	var out [][]byte
+	for off := 0; off < len(payload); off += size {
+		end := min(off+size, len(payload))
+		h := append([]byte(nil), hdr...)
+		binary.BigEndian.PutUint16(h[2:], uint16(20+end-off))
+		binary.BigEndian.PutUint16(h[4:], id)
+		fo := uint16(off / 8)
+		if end < len(payload) {
+			fo |= 0x2000 // more fragments
+		}
+		binary.BigEndian.PutUint16(h[6:], fo)
+		out = append(out, append(append(append([]byte(nil), frame[:14]...), h...), payload[off:end]...))
+	}
+	return out
+}
