@@ -608,8 +608,10 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 // decodeTransport decodes the transport header in b, whose on-wire length
 // is wire bytes (b may be shorter when the capture was cut).
 func (d *Decoded) decodeTransport(b []byte, wire int) error {
-	switch d.Proto {
-	case ProtoTCP:
+	// Tested in order, the common protocols first (a switch on the value
+	// would be a binary search over all the cases).
+	switch p := d.Proto; {
+	case p == ProtoTCP:
 		// The fixed header up to the window is enough to track the flow;
 		// options cut by the snap length are not needed.
 		if len(b) < 16 {
@@ -629,7 +631,7 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		if len(b) > off {
 			d.Payload = b[off:]
 		}
-	case ProtoUDP:
+	case p == ProtoUDP:
 		if len(b) < 8 {
 			return ErrTruncated
 		}
@@ -650,9 +652,7 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 				return err
 			}
 		}
-	case 4, 41, 47: // IPv4 in IP, IPv6 in IP, GRE
-		return d.decodeIPTunnel(b)
-	case ProtoICMP, ProtoICMPv6:
+	case p == ProtoICMP || p == ProtoICMPv6:
 		if len(b) < 4 {
 			return ErrTruncated
 		}
@@ -660,6 +660,8 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		d.DstPort = uint16(b[1])
 		d.PayloadLen = wire - 4
 		d.Payload = b[4:]
+	case p == 4 || p == 41 || p == 47: // IPv4 in IP, IPv6 in IP, GRE
+		return d.decodeIPTunnel(b)
 	default:
 		d.PayloadLen = wire
 		d.Payload = b

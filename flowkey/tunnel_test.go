@@ -105,7 +105,6 @@ func TestDecapsulation(t *testing.T) {
 	})
 }
 
-
 func TestDefragment(t *testing.T) {
 	body := make([]byte, 3000)
 	for i := range body {
