@@ -392,9 +392,10 @@ func (d *Decoded) decodeIPTunnel(b []byte) error {
 }
 
 // decodeUDPTunnel tries to decode the payload of a UDP datagram as the
-// tunnel its port names. It reports false, leaving d as a plain UDP
-// packet, when the payload is not what the port promises.
-func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
+// tunnel its port names. It returns nil, leaving d as the plain UDP
+// datagram it was, when the payload is not what the port promises.
+func (d *Decoded) decodeUDPTunnel() error {
+	payload := d.Payload
 	var kind TunnelKind
 	switch {
 	case d.DstPort == 4789:
@@ -410,44 +411,44 @@ func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
 	switch kind {
 	case VXLAN:
 		if len(payload) < 8 || payload[0]&0x08 == 0 {
-			return false, nil
+			return nil
 		}
 		inner, ether = payload[8:], true
 	case Geneve:
 		if len(payload) < 8 || payload[0]>>6 != 0 {
-			return false, nil
+			return nil
 		}
 		n := 8 + int(payload[0]&0x3f)*4
 		if len(payload) < n {
-			return false, nil
+			return nil
 		}
 		etype = binary.BigEndian.Uint16(payload[2:4])
 		inner, ether = payload[n:], etype == 0x6558
 	case GTPU:
 		if len(payload) < 8 || payload[0]>>5 != 1 || payload[1] != 0xff { // version 1, G-PDU
-			return false, nil
+			return nil
 		}
 		n := 8
 		if payload[0]&0x07 != 0 { // sequence number, N-PDU or extension header
 			if len(payload) < 12 {
-				return false, nil
+				return nil
 			}
 			next := payload[11]
 			n = 12
 			for next != 0 {
 				if len(payload) < n+1 || payload[n] == 0 {
-					return false, nil
+					return nil
 				}
 				l := int(payload[n]) * 4
 				if len(payload) < n+l {
-					return false, nil
+					return nil
 				}
 				next = payload[n+l-1]
 				n += l
 			}
 		}
 		if len(payload) <= n {
-			return false, nil
+			return nil
 		}
 		inner = payload[n:]
 		switch inner[0] >> 4 {
@@ -456,7 +457,7 @@ func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
 		case 6:
 			etype = 0x86dd
 		default:
-			return false, nil
+			return nil
 		}
 	}
 	outer := *d
@@ -465,7 +466,7 @@ func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
 			SrcPort: d.SrcPort, DstPort: d.DstPort, IPLength: uint32(d.IPLength), PayloadLen: uint32(d.PayloadLen)}
 	}
 	if d.Depth++; d.Depth > maxDepth {
-		return true, ErrMalformed
+		return ErrMalformed
 	}
 	// The inner packet must not keep what the tunnel's header left here.
 	d.Payload, d.PayloadLen, d.SrcPort, d.DstPort = nil, 0, 0, 0
@@ -478,9 +479,9 @@ func (d *Decoded) decodeUDPTunnel(payload []byte) (bool, error) {
 	if err == ErrNotIP || err == ErrTruncated && outer.PayloadLen > len(payload) {
 		// Not (fully) there: keep the packet as the UDP datagram it is.
 		*d = outer
-		return false, nil
+		return nil
 	}
-	return true, err
+	return err
 }
 
 // skipVLANs steps over any depth of 802.1Q, 802.1ad and legacy QinQ tags,
@@ -531,19 +532,36 @@ func (d *Decoded) decodeIPv4(b []byte) error {
 	// Trim link-layer padding and keep the capture cut, whichever is shorter.
 	end := min(total, len(b))
 	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or offset
-		return d.fragment(uint32(binary.BigEndian.Uint16(b[4:6])), frag<<3, frag&0x2000 != 0, b[:ihl], b[ihl:end], total-ihl, d.Proto)
+		return d.fragment4(b, ihl, end)
 	}
 	return d.decodeTransport(b[ihl:end], total-ihl)
 }
 
-// fragment records an IP fragment. It is kept out of line: inlined, it
-// made the decoding of every unfragmented packet slower.
+// fragment4 records an IPv4 fragment: b is the packet from its header of
+// ihl bytes, captured up to end. It is kept out of line, with few
+// arguments: inlined, or with the fields as arguments, it made the
+// decoding of every unfragmented packet slower.
 //
 //go:noinline
-func (d *Decoded) fragment(id uint32, offset uint16, more bool, header, payload []byte, wire int, proto uint8) error {
+func (d *Decoded) fragment4(b []byte, ihl, end int) error {
+	frag := binary.BigEndian.Uint16(b[6:8])
 	d.Fragment = true
-	d.Frag = FragInfo{ID: id, Offset: offset, More: more, NextHeader: proto, Header: header}
-	d.Payload, d.PayloadLen = payload, wire
+	d.Frag = FragInfo{ID: uint32(binary.BigEndian.Uint16(b[4:6])), Offset: frag << 3, More: frag&0x2000 != 0,
+		NextHeader: d.Proto, Header: b[:ihl]}
+	d.Payload, d.PayloadLen = b[ihl:end], d.IPLength-ihl
+	return ErrFragment
+}
+
+// fragment6 records an IPv6 fragment: header is the fixed header, rest
+// starts at the fragment header and remain is its on-wire length.
+//
+//go:noinline
+func (d *Decoded) fragment6(header, rest []byte, remain int) error {
+	fo := binary.BigEndian.Uint16(rest[2:4])
+	d.Fragment = true
+	d.Frag = FragInfo{ID: binary.BigEndian.Uint32(rest[4:8]), Offset: fo &^ 7, More: fo&1 != 0,
+		NextHeader: rest[0], Header: header}
+	d.Payload, d.PayloadLen = rest[8:], max(remain-8, 0)
 	return ErrFragment
 }
 
@@ -594,7 +612,7 @@ func (d *Decoded) decodeIPv6(b []byte) error {
 			}
 			d.Proto = rest[0]
 			if fo := binary.BigEndian.Uint16(rest[2:4]); fo&0xfff9 != 0 { // offset or M flag
-				return d.fragment(binary.BigEndian.Uint32(rest[4:8]), fo&^7, fo&1 != 0, b[:40], rest[8:], max(remain-8, 0), rest[0])
+				return d.fragment6(b[:40], rest, remain)
 			}
 			next = rest[0]
 			rest, remain = rest[8:], remain-8
@@ -648,9 +666,7 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		// Tunnel endpoints send to the well-known port, whatever the
 		// direction, so the destination port is the one to look at.
 		if tunnelPort(d.DstPort) {
-			if ok, err := d.decodeUDPTunnel(d.Payload); ok {
-				return err
-			}
+			return d.decodeUDPTunnel()
 		}
 	case p == ProtoICMP || p == ProtoICMPv6:
 		if len(b) < 4 {
