@@ -19,6 +19,13 @@ var (
 // run tracks pkts and flushes, returning every ended flow in order.
 func run(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) []flowscope.FlowRecord {
 	t.Helper()
+	_, recs := runTracker(t, cfg, pkts)
+	return recs
+}
+
+// runTracker is run, returning the tracker too, for its counters.
+func runTracker(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) (*flowscope.Tracker[flowkey.FiveTuple], []flowscope.FlowRecord) {
+	t.Helper()
 	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
 	var evs []flowscope.FlowEvent
 	for _, p := range pkts {
@@ -35,7 +42,7 @@ func run(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) []flowscope
 	if tr.Len() != 0 {
 		t.Errorf("after Flush, %d flows remain open", tr.Len())
 	}
-	return recs
+	return tr, recs
 }
 
 func seg(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, payload string) pcapgen.Packet {
@@ -368,15 +375,9 @@ func TestTrackerFragments(t *testing.T) {
 	}
 
 	cfg := &flowscope.Config{Fragments: flowkey.Defragmenter{Timeout: time.Second}}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
-	var evs []flowscope.FlowEvent
-	for _, p := range pkts {
-		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
-		evs = tr.Track(&pkt, evs)
-	}
-	evs = tr.Flush(flowscope.EndOfInput, evs)
-	if len(evs) != 0 {
-		t.Errorf("a 1 s fragment timeout still gave %d flow events", len(evs))
+	tr, recs := runTracker(t, cfg, pkts)
+	if len(recs) != 0 {
+		t.Errorf("a 1 s fragment timeout still gave %d flows", len(recs))
 	}
 	st := tr.Stats()
 	if st.Fragments != 2 || st.Reassembled != 0 || st.FragmentsDropped != 2 {
