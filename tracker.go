@@ -320,8 +320,9 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		// of the flows inside it.
 		tn := &d.Tunnel
 		od := &t.od
-		*od = flowkey.Decoded{IPVersion: tn.IPVersion, Src: tn.Src, Dst: tn.Dst, Proto: flowkey.ProtoUDP,
+		od.Headers = flowkey.Headers{IPVersion: tn.IPVersion, Src: tn.Src, Dst: tn.Dst, Proto: flowkey.ProtoUDP,
 			SrcPort: tn.SrcPort, DstPort: tn.DstPort, IPLength: int(tn.IPLength), PayloadLen: int(tn.PayloadLen)}
+		od.Tunnel.Kind = flowkey.NoTunnel
 		var idx int32
 		if out, idx = t.trackDecoded(od, ts, out); idx >= 0 {
 			t.flows[idx].rec.AppendUID(t.parent[:0])

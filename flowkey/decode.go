@@ -70,8 +70,25 @@ var (
 )
 
 // Decoded holds the header fields of one packet that flow tracking needs.
-// A Decoder overwrites every field on each call.
+// A Decoder overwrites all of Headers on each call; Frag is valid only when
+// Fragment is set and Tunnel only when its Kind is not NoTunnel, and they
+// are left as they were otherwise (clearing them on every packet made the
+// decoding of plain traffic measurably slower).
 type Decoded struct {
+	Headers
+	// Frag describes the packet when it is an IP fragment (Fragment set).
+	Frag FragInfo
+
+	// Tunnel describes the outermost UDP tunnel (VXLAN, Geneve, GTP-U)
+	// the packet came through, so that the tunnel's own conversation can
+	// be tracked too; Kind is NoTunnel for packets not in one. GRE,
+	// IP-in-IP and MPLS are peeled off without a trace here: they carry
+	// no conversation of their own.
+	Tunnel Tunnel
+}
+
+// Headers are the fields of a Decoded that every packet has.
+type Headers struct {
 	// SrcMAC and DstMAC are the Ethernet addresses; zero when the link
 	// layer has none (raw IP, loopback, cooked captures' destination).
 	SrcMAC, DstMAC [6]byte
@@ -108,14 +125,6 @@ type Decoded struct {
 	Fragment bool
 	// Depth counts the encapsulations peeled off (VLAN tags excluded).
 	Depth uint8
-	Frag  FragInfo
-
-	// Tunnel describes the outermost UDP tunnel (VXLAN, Geneve, GTP-U)
-	// the packet came through, so that the tunnel's own conversation can
-	// be tracked too; Kind is NoTunnel for packets not in one. GRE,
-	// IP-in-IP and MPLS are peeled off without a trace here: they carry
-	// no conversation of their own.
-	Tunnel Tunnel
 	// Payload is the captured part of the transport payload. It points into
 	// the frame given to Decode and may be shorter than PayloadLen.
 	Payload []byte
@@ -173,7 +182,8 @@ type Decoder struct{}
 // of five runs of BenchmarkDecode and BenchmarkDecodingLayerParser in
 // this package.
 func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
-	*d = Decoded{}
+	d.Headers = Headers{}
+	d.Tunnel.Kind = NoTunnel
 	var etype uint16
 	b := frame
 	switch lt {
@@ -239,13 +249,21 @@ func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 	default:
 		return ErrUnsupportedLinkType
 	}
+	var err error
 	switch etype { // the common cases, without a call more
 	case 0x0800:
-		return d.decodeIPv4(b)
+		err = d.decodeIPv4(b)
 	case 0x86dd:
-		return d.decodeIPv6(b)
+		err = d.decodeIPv6(b)
+	default:
+		err = d.decodeEther(etype, b)
 	}
-	return d.decodeEther(etype, b)
+	for { // one round for each encapsulation in IP or UDP
+		if _, ok := err.(tunnelFollows); !ok {
+			return err
+		}
+		err = d.decodeTunnel()
+	}
 }
 
 // decodeEthernet decodes an Ethernet frame found inside a tunnel.
@@ -374,6 +392,24 @@ func (d *Decoded) decodeGRE(b []byte) error {
 // comparison for ports outside 2152-6081.
 func tunnelPort(port uint16) bool {
 	return port-2152 <= 6081-2152 && (port == 4789 || port == 6081 || port == 2152)
+}
+
+// tunnelFollows is decodeTransport's answer for a payload that may be a
+// tunnel; the IP decoders pass it up, and Decode then calls decodeTunnel.
+// Calling it from decodeTransport, or from the IP decoders, made the
+// decoding of every plain packet slower (larger frames for the calls). It
+// is an empty type so that recognising it compares a constant type word,
+// not an error variable loaded from memory.
+type tunnelFollows struct{}
+
+func (tunnelFollows) Error() string { return "tunnel follows" }
+
+// decodeTunnel decodes the payload decodeTransport found to be a tunnel.
+func (d *Decoded) decodeTunnel() error {
+	if d.Proto == ProtoUDP {
+		return d.decodeUDPTunnel()
+	}
+	return d.decodeIPTunnel(d.Payload)
 }
 
 // decodeIPTunnel decodes what IP protocols 4 (IPv4), 41 (IPv6) and 47
@@ -666,7 +702,7 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		// Tunnel endpoints send to the well-known port, whatever the
 		// direction, so the destination port is the one to look at.
 		if tunnelPort(d.DstPort) {
-			return d.decodeUDPTunnel()
+			return tunnelFollows{}
 		}
 	case p == ProtoICMP || p == ProtoICMPv6:
 		if len(b) < 4 {
@@ -677,7 +713,9 @@ func (d *Decoded) decodeTransport(b []byte, wire int) error {
 		d.PayloadLen = wire - 4
 		d.Payload = b[4:]
 	case p == 4 || p == 41 || p == 47: // IPv4 in IP, IPv6 in IP, GRE
-		return d.decodeIPTunnel(b)
+		d.PayloadLen = wire
+		d.Payload = b
+		return tunnelFollows{}
 	default:
 		d.PayloadLen = wire
 		d.Payload = b

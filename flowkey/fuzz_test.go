@@ -1,14 +1,17 @@
 package flowkey_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/pcapgen"
 )
 
 // FuzzDecode checks that Decode never panics and that what it reports is
-// consistent: captured payload never exceeds the on-wire payload, and the
-// 5-tuple key is the same from both directions.
+// consistent: captured payload never exceeds the on-wire payload, the
+// 5-tuple key is the same from both directions, and a Decoded reused after
+// a tunnelled packet and a fragment says what a fresh one says.
 func FuzzDecode(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(uint16(s.lt), s.data)
@@ -17,9 +20,16 @@ func FuzzDecode(f *testing.F) {
 		f.Add(uint16(flowkey.LinkEthernet), c.frame)
 	}
 	var dec flowkey.Decoder
+	dirty := dirtyFrames()
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		var d flowkey.Decoded
 		err := dec.Decode(flowkey.LinkType(lt), data, &d)
+		for _, prev := range dirty {
+			var reused flowkey.Decoded
+			_ = dec.Decode(flowkey.LinkEthernet, prev, &reused)
+			rerr := dec.Decode(flowkey.LinkType(lt), data, &reused)
+			sameDecoded(t, err, &d, rerr, &reused)
+		}
 		if err != nil {
 			return
 		}
@@ -46,4 +56,29 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("hash not symmetric")
 		}
 	})
+}
+
+// dirtyFrames are packets that fill the parts of a Decoded that Decode
+// does not clear: a tunnel and a fragment.
+func dirtyFrames() [][]byte {
+	whole := pcapgen.UDP(cli4, srv4, make([]byte, 300))
+	return [][]byte{tunnelCases()[0].frame, pcapgen.Fragments(whole, 128, 7)[1]}
+}
+
+// sameDecoded fails t unless a Decoded reused from an earlier packet
+// (reused, rerr) says what a fresh one (fresh, err) does.
+func sameDecoded(t *testing.T, err error, fresh *flowkey.Decoded, rerr error, reused *flowkey.Decoded) {
+	t.Helper()
+	if err != rerr {
+		t.Fatalf("reused Decoded: %v, fresh: %v", rerr, err)
+	}
+	if !reflect.DeepEqual(fresh.Headers, reused.Headers) {
+		t.Fatalf("reused Decoded has headers\n%+v\nfresh\n%+v", reused.Headers, fresh.Headers)
+	}
+	if reused.Tunnel.Kind != fresh.Tunnel.Kind || fresh.Tunnel.Kind != flowkey.NoTunnel && reused.Tunnel != fresh.Tunnel {
+		t.Fatalf("reused Decoded has tunnel %+v, fresh %+v", reused.Tunnel, fresh.Tunnel)
+	}
+	if fresh.Fragment && !reflect.DeepEqual(fresh.Frag, reused.Frag) {
+		t.Fatalf("reused Decoded has fragment %+v, fresh %+v", reused.Frag, fresh.Frag)
+	}
 }

@@ -3,6 +3,7 @@ package flowkey_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -240,4 +241,26 @@ func FuzzDefragmentHostile(f *testing.F) {
 			t.Fatalf("more datagrams ended than fragments came: %+v", st)
 		}
 	})
+}
+
+// TestDecodedReuse decodes every pair of packets of different kinds into
+// one Decoded, and checks the second says what it says decoded alone: the
+// parts Decode leaves uncleared (Frag, Tunnel) never leak into a packet
+// that does not set them.
+func TestDecodedReuse(t *testing.T) {
+	frames := append(dirtyFrames(), benchFrames()...)
+	for _, c := range tunnelCases() {
+		frames = append(frames, c.frame)
+	}
+	frames = append(frames, frames[0][:40]) // truncated in the tunnel header
+	var dec flowkey.Decoder
+	for i, a := range frames {
+		for j, b := range frames {
+			var fresh, reused flowkey.Decoded
+			err := dec.Decode(flowkey.LinkEthernet, b, &fresh)
+			_ = dec.Decode(flowkey.LinkEthernet, a, &reused)
+			rerr := dec.Decode(flowkey.LinkEthernet, b, &reused)
+			t.Run(fmt.Sprintf("%d after %d", j, i), func(t *testing.T) { sameDecoded(t, err, &fresh, rerr, &reused) })
+		}
+	}
 }
