@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -45,12 +46,17 @@ Output:
                      line per connection in DIR/index.jsonl
   --format NAME      output format: zeek (JSON Lines, Zeek field names;
                      the default)
-  --protocols LIST   comma-separated protocol parsers to run: http (all of
-                     them by default); "none" gives flow (conn) records only
+  --protocols LIST   comma-separated protocol parsers to run: http, dns,
+                     tls (all of them by default); "none" gives flow (conn)
+                     records only
   -q                 no summary line on stderr
 
 Processing:
   --workers N        flow-tracking shards (default: number of CPUs, %d here)
+
+Profiling:
+  --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof)
+  --memprofile FILE  write a heap profile at the end of the run to FILE
 
 Exit status is 0 on success, 1 when input or output failed (records
 decoded before the failure are still written), 2 on bad usage.
@@ -73,6 +79,8 @@ type options struct {
 	protocols string
 	workers   int
 	quiet     bool
+	cpuprof   string
+	memprof   string
 }
 
 func main() {
@@ -93,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.protocols, "protocols", "", "protocol parsers to run")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "flow-tracking shards")
 	fs.BoolVar(&o.quiet, "q", false, "no summary line")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
+	fs.StringVar(&o.memprof, "memprofile", "", "write a heap profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, usage, runtime.NumCPU())
@@ -152,12 +162,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "flowscope: --cpuprofile: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	start := time.Now()
 	st, runErr := analyze.Run(ctx, src, out, analyze.Options{Workers: o.workers, Protocols: protocols, Transcripts: transcripts})
 	elapsed := time.Since(start)
 	if transcripts != nil {
 		if err := transcripts.Close(); err != nil && runErr == nil {
 			runErr = err
+		}
+	}
+
+	if o.memprof != "" {
+		if err := writeHeapProfile(o.memprof); err != nil {
+			fmt.Fprintf(stderr, "flowscope: --memprofile: %v\n", err)
+			return 1
 		}
 	}
 
@@ -228,4 +256,16 @@ func describe(err error) error {
 		return pe
 	}
 	return err
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

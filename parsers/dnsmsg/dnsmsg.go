@@ -257,6 +257,14 @@ func wellKnown(port uint16) bool { return port == 53 || port == 5353 || port == 
 
 // looksLikeDNS is the content check for other ports: a message that
 // decodes whole, with one question and a standard opcode.
+// plausibleHeader reports whether a message of n bytes starting with the
+// 12-byte header h could pass looksLikeDNS and be a real one: one
+// question, a standard query, and fewer than 256 records of each kind.
+func plausibleHeader(n int, h []byte) bool {
+	return n >= 12+5 && binary.BigEndian.Uint16(h[4:6]) == 1 && h[2]>>3&0x0f == 0 &&
+		h[6] == 0 && h[8] == 0 && h[10] == 0
+}
+
 func looksLikeDNS(b []byte) bool {
 	m, err := Decode(b, 0)
 	return err == nil && m.Malformed == "" && m.QDCount == 1 && m.Opcode == 0 && m.Question != nil
@@ -351,6 +359,15 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 	for len(buf) >= 2 {
 		n := int(binary.BigEndian.Uint16(buf))
 		if !s.checked && !s.wellKnown {
+			// Off the DNS ports the first message decides. Its header
+			// alone rules most streams out (one question, a standard
+			// query), before a length prefix read from another
+			// protocol's bytes makes us buffer up to 64 KiB.
+			if len(buf) >= 2+12 && !plausibleHeader(n, buf[2:14]) {
+				s.poisoned = true
+				s.buf = [2][]byte{}
+				return s.out
+			}
 			if len(buf) < 2+n {
 				break
 			}

@@ -121,3 +121,27 @@ func TestNotDNSOffPort(t *testing.T) {
 		t.Error("DNS on port 4000 was not found by content")
 	}
 }
+
+// TestTCPNotDNSOffPortEarly: off the DNS ports a TCP stream whose first
+// bytes cannot be a DNS header is given up at once, not after buffering
+// as many bytes as its first two bytes promise ("GE" promises 18,245).
+func TestTCPNotDNSOffPortEarly(t *testing.T) {
+	for _, start := range []string{"GET / HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 200 OK\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x00\x00\x00"} {
+		p := dnsmsg.Parser{}.NewSession(udpRec(8080))
+		p.Data(flowscope.Orig, []byte(start), 0, nil)
+		if _, poisoned := p.(flowscope.Poisoner).Poisoned(); !poisoned {
+			t.Errorf("%q on port 8080 is still taken for possible DNS", start)
+		}
+	}
+	// DNS over TCP off port 53 is still found, even one byte at a time.
+	q := query(9, "tcp.odd.port.test", dns.TypeA)
+	msg := append([]byte{0, byte(len(q))}, q...)
+	p := dnsmsg.Parser{}.NewSession(udpRec(8053))
+	var out []*dnsmsg.Transaction
+	for i := range msg {
+		out = p.Data(flowscope.Orig, msg[i:i+1], 0, out)
+	}
+	if out = p.End(nil, out); len(out) != 1 {
+		t.Errorf("%d transactions from DNS over TCP on port 8053 fed a byte at a time, want 1", len(out))
+	}
+}
