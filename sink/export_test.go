@@ -1,4 +1,4 @@
 package sink
 
-// SetMaxOpenTranscripts lets tests force files to be closed and reopened.
-func SetMaxOpenTranscripts(t *Transcripts, n int) { t.maxOpen = n }
+// MaxOpenFor exposes maxOpenFor to the tests.
+var MaxOpenFor = maxOpenFor

@@ -23,8 +23,9 @@ import (
 // directory, as tcpflow and "Follow TCP stream" do. For each connection
 // that carried payload it writes:
 //
-//   - <uid>.orig and <uid>.resp: each side's bytes in order, gaps left out;
-//   - <uid>.txt: both sides interleaved in the order the handler receives
+//   - <uid>.orig and <uid>.resp: each side's bytes in order, gaps left out
+//     (a side that sent no payload has no file);
+//   - with SetText, <uid>.txt: both sides interleaved in the order the handler receives
 //     them (wrap NewStream with conversation.Ordered, as the flowscope
 //     command does, for causal order), each run of bytes under a line
 //     naming the side, time and offset, and gaps as lines of their own;
@@ -42,6 +43,7 @@ import (
 type Transcripts struct {
 	dir     string
 	maxOpen int
+	text    bool
 
 	mu    sync.Mutex
 	open  *list.List // of *transcript with open files, most recent at the front
@@ -52,9 +54,23 @@ type Transcripts struct {
 	buf   []byte
 }
 
-// DefaultMaxOpenTranscripts is how many connections keep their three files
-// open at once.
-const DefaultMaxOpenTranscripts = 128
+// DefaultMaxOpenTranscripts bounds how many connections keep their three
+// files open at once; NewTranscripts lowers it to fit the process's limit
+// on open files.
+const DefaultMaxOpenTranscripts = 1024
+
+// transcriptBuffer is the write buffer of each open file: connections
+// write segment by segment, and a system call per segment was most of
+// the cost of writing transcripts.
+const transcriptBuffer = 4 << 10
+
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, transcriptBuffer) }}
+
+// maxOpenFor returns how many connections may keep their three files open
+// under a limit of nofile open files, keeping some for everything else.
+func maxOpenFor(nofile uint64) int {
+	return int(min(max((nofile-min(nofile, 128))/3, 16), DefaultMaxOpenTranscripts))
+}
 
 // NewTranscripts creates dir if needed and index.jsonl in it.
 func NewTranscripts(dir string) (*Transcripts, error) {
@@ -66,11 +82,22 @@ func NewTranscripts(dir string) (*Transcripts, error) {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}
 	return &Transcripts{
-		dir: dir, maxOpen: DefaultMaxOpenTranscripts,
+		dir: dir, maxOpen: maxOpenFor(openFileLimit()),
 		open: list.New(), done: map[string]*transcript{},
 		index: f, iw: bufio.NewWriter(f),
 	}, nil
 }
+
+// SetText turns the readable <uid>.txt files on or off (off by default:
+// they hold every byte a second time, and creating a third file per
+// connection is a large part of the cost of writing transcripts). Call
+// it before the first stream.
+func (t *Transcripts) SetText(on bool) { t.text = on }
+
+// SetMaxOpen sets how many connections keep their files open at once
+// (at least 1); the least recently written ones close theirs beyond it.
+// Call it before the first stream.
+func (t *Transcripts) SetMaxOpen(n int) { t.maxOpen = max(n, 1) }
 
 // NewStream returns the handler for a new TCP connection; it fits
 // flowscope.Config.NewStream.
@@ -118,8 +145,10 @@ type transcript struct {
 	t          *Transcripts
 	uid        string
 	orig, resp netip.AddrPort
-	files      [3]*os.File // orig, resp, txt
-	created    bool
+	files      [3]*os.File // orig, resp, txt; nil when not open
+	w          [3]*bufio.Writer
+	made       [3]bool // the file was created
+	created    bool    // the connection had payload
 	elem       *list.Element
 	sum        [2]hash.Hash
 	n, gap     [2]uint64
@@ -131,9 +160,10 @@ const txtFile = 2
 
 var sideNames = [2]string{"orig", "resp"}
 
-// files opens (or reopens) the connection's files and marks them most
-// recently used, closing the least recently used connection's files when
-// too many are open. The caller holds t.mu.
+// ensureOpen marks the connection most recently used, making room among
+// the connections with open files by closing the least recently used
+// one's. The files themselves open on first use (writer). The caller
+// holds t.mu.
 func (c *transcript) ensureOpen() bool {
 	t := c.t
 	if c.elem != nil {
@@ -147,35 +177,60 @@ func (c *transcript) ensureOpen() bool {
 		oc.elem = nil
 		t.open.Remove(old)
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if !c.created {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	for i, ext := range []string{".orig", ".resp", ".txt"} {
-		f, err := os.OpenFile(filepath.Join(t.dir, c.uid+ext), flags, 0o644)
-		if err != nil {
-			t.fail(fmt.Errorf("transcripts: %w", err))
-			c.closeFiles()
-			return false
-		}
-		c.files[i] = f
-	}
 	if !c.created {
 		c.created = true
 		c.sum = [2]hash.Hash{sha256.New(), sha256.New()}
-		fmt.Fprintf(c.files[txtFile], "# flowscope transcript %s: tcp %s -> %s\n", c.uid, c.orig, c.resp)
 	}
 	c.elem = t.open.PushFront(c)
 	return true
 }
 
-// closeFiles closes whichever of the connection's files are open.
+var fileExts = [3]string{".orig", ".resp", ".txt"}
+
+// writer returns the buffered writer of file i, creating the file on its
+// first use and reopening it for appending after the connection lost its
+// place among the open ones; nil after an error. The caller holds t.mu
+// and has called ensureOpen.
+func (c *transcript) writer(i int) *bufio.Writer {
+	if c.w[i] != nil {
+		return c.w[i]
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if !c.made[i] {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(filepath.Join(c.t.dir, c.uid+fileExts[i]), flags, 0o644)
+	if err != nil {
+		c.t.fail(fmt.Errorf("transcripts: %w", err))
+		return nil
+	}
+	c.files[i] = f
+	c.w[i] = writerPool.Get().(*bufio.Writer)
+	c.w[i].Reset(f)
+	if !c.made[i] {
+		c.made[i] = true
+		if i == txtFile {
+			fmt.Fprintf(c.w[i], "# flowscope transcript %s: tcp %s -> %s\n", c.uid, c.orig, c.resp)
+		}
+	}
+	return c.w[i]
+}
+
+// closeFiles flushes and closes whichever of the connection's files are
+// open.
 func (c *transcript) closeFiles() {
 	for i, f := range c.files {
-		if f != nil {
-			c.t.fail(f.Close())
-			c.files[i] = nil
+		if f == nil {
+			continue
 		}
+		if w := c.w[i]; w != nil {
+			c.t.fail(w.Flush())
+			w.Reset(nil)
+			writerPool.Put(w)
+			c.w[i] = nil
+		}
+		c.t.fail(f.Close())
+		c.files[i] = nil
 	}
 }
 
@@ -187,10 +242,12 @@ func (c *transcript) Chunk(ch *flowscope.Chunk) {
 	s := ch.Side
 	if ch.Gap > 0 {
 		c.gap[s] += ch.Gap
-		if c.created && c.ensureOpen() {
-			_, err := fmt.Fprintf(c.files[txtFile], "\n--- %s gap: %d bytes missing at offset %d (%s)\n",
-				sideNames[s], ch.Gap, ch.Offset, stamp(ch.Time))
-			t.fail(err)
+		if c.created && t.text && c.ensureOpen() {
+			if w := c.writer(txtFile); w != nil {
+				_, err := fmt.Fprintf(w, "\n--- %s gap: %d bytes missing at offset %d (%s)\n",
+					sideNames[s], ch.Gap, ch.Offset, stamp(ch.Time))
+				t.fail(err)
+			}
 			c.lastSide = 255
 		}
 		return
@@ -198,11 +255,21 @@ func (c *transcript) Chunk(ch *flowscope.Chunk) {
 	if len(ch.Bytes) == 0 || !c.ensureOpen() {
 		return
 	}
-	_, err := c.files[s].Write(ch.Bytes)
-	t.fail(err)
 	c.sum[s].Write(ch.Bytes)
 	c.n[s] += uint64(len(ch.Bytes))
-	txt := c.files[txtFile]
+	w := c.writer(int(s))
+	if w == nil {
+		return
+	}
+	_, err := w.Write(ch.Bytes)
+	t.fail(err)
+	if !t.text {
+		return
+	}
+	txt := c.writer(txtFile)
+	if txt == nil {
+		return
+	}
 	if c.lastSide != s {
 		from, to := c.orig, c.resp
 		if s == flowscope.Resp {
@@ -225,9 +292,11 @@ func (c *transcript) End(rec *flowscope.FlowRecord) {
 	if !c.created {
 		return // no payload: no files, no index line
 	}
-	if c.ensureOpen() {
-		_, err := fmt.Fprintf(c.files[txtFile], "\n--- end: %s (%s)\n", rec.Reason, stamp(rec.Last))
-		t.fail(err)
+	if t.text && c.ensureOpen() {
+		if w := c.writer(txtFile); w != nil {
+			_, err := fmt.Fprintf(w, "\n--- end: %s (%s)\n", rec.Reason, stamp(rec.Last))
+			t.fail(err)
+		}
 	}
 	if c.elem != nil {
 		t.open.Remove(c.elem)

@@ -25,6 +25,7 @@ import (
 func TestTranscripts(t *testing.T) {
 	dir := t.TempDir()
 	tr, err := sink.NewTranscripts(filepath.Join(dir, "out"))
+	tr.SetText(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestTranscripts(t *testing.T) {
 	}
 	sortPackets(all)
 	tracker := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{NewStream: tr.NewStream})
-	sink.SetMaxOpenTranscripts(tr, 4)
+	tr.SetMaxOpen(4)
 	idx := tr.Index()
 	var evs []flowscope.FlowEvent
 	for _, p := range all {
@@ -115,6 +116,20 @@ func sortPackets(p []pcapgen.Packet) {
 	for i := 1; i < len(p); i++ {
 		for j := i; j > 0 && p[j].TS.Before(p[j-1].TS); j-- {
 			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+// TestMaxOpenFitsFileLimit: connections keep three files each, within
+// the process's limit on open files and some to spare, between 16 and
+// DefaultMaxOpenTranscripts.
+func TestMaxOpenFitsFileLimit(t *testing.T) {
+	for _, c := range []struct {
+		nofile uint64
+		want   int
+	}{{0, 16}, {64, 16}, {256, 42}, {1024, 298}, {20000, sink.DefaultMaxOpenTranscripts}, {1 << 40, sink.DefaultMaxOpenTranscripts}} {
+		if got := sink.MaxOpenFor(c.nofile); got != c.want {
+			t.Errorf("maxOpenFor(%d) = %d, want %d", c.nofile, got, c.want)
 		}
 	}
 }

@@ -42,8 +42,10 @@ Input:
 Output:
   -w FILE            write records to FILE instead of standard output
   --transcripts DIR  write each TCP connection's reassembled streams to DIR:
-                     <uid>.orig, <uid>.resp, a readable <uid>.txt, and one
-                     line per connection in DIR/index.jsonl
+                     <uid>.orig and <uid>.resp, and one line per
+                     connection in DIR/index.jsonl
+  --transcripts-text also write <uid>.txt, both sides interleaved in
+                     causal order and readable, with gaps marked
   --format NAME      output format: zeek (JSON Lines, Zeek field names;
                      the default)
   --protocols LIST   comma-separated protocol parsers to run: http, dns,
@@ -75,6 +77,7 @@ type options struct {
 	reads     fileList
 	write     string
 	transcr   string
+	trText    bool
 	format    string
 	protocols string
 	workers   int
@@ -97,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.reads, "r", "read a capture file (repeatable)")
 	fs.StringVar(&o.write, "w", "", "write records to this file")
 	fs.StringVar(&o.transcr, "transcripts", "", "write TCP transcripts to this directory")
+	fs.BoolVar(&o.trText, "transcripts-text", false, "also write readable interleaved transcripts")
 	fs.StringVar(&o.format, "format", "zeek", "output format")
 	fs.StringVar(&o.protocols, "protocols", "", "protocol parsers to run")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "flow-tracking shards")
@@ -122,6 +126,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	protocols, err := analyze.ParseProtocols(o.protocols)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowscope: %v\n", err)
+		return 2
+	}
+	if o.trText && o.transcr == "" {
+		fmt.Fprintf(stderr, "flowscope: --transcripts-text needs --transcripts DIR\n")
 		return 2
 	}
 	if o.workers < 1 {
@@ -160,6 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1
 		}
+		transcripts.SetText(o.trText)
 	}
 
 	if o.cpuprof != "" {

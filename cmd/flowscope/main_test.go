@@ -202,9 +202,24 @@ func TestTranscriptsFlag(t *testing.T) {
 	if n := strings.Count(string(index), "\n"); n != 5 {
 		t.Errorf("%d index lines, want 5:\n%s", n, index)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
-	if len(files) != 5 {
-		t.Errorf("%d .txt transcripts, want 5", len(files))
+	for _, c := range []struct {
+		pattern string
+		want    int
+	}{{"*.orig", 5}, {"*.resp", 5}, {"*.txt", 0}} {
+		if files, _ := filepath.Glob(filepath.Join(dir, c.pattern)); len(files) != c.want {
+			t.Errorf("%d %s transcripts, want %d", len(files), c.pattern, c.want)
+		}
+	}
+	// --transcripts-text adds the readable interleaved files.
+	dir = filepath.Join(t.TempDir(), "text")
+	if code, _, errOut := runCLI(t, "-q", "--transcripts", dir, "--transcripts-text"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.txt")); len(files) != 5 {
+		t.Errorf("%d .txt transcripts with --transcripts-text, want 5", len(files))
+	}
+	if code, _, errOut := runCLI(t, "-q", "--transcripts-text"); code != 2 || !strings.Contains(errOut, "--transcripts") {
+		t.Errorf("--transcripts-text alone: exit %d, %q", code, errOut)
 	}
 	if code, _, errOut := runCLI(t, "-q", "--transcripts", "/proc/no/such/dir"); code != 1 || !strings.Contains(errOut, "transcripts") {
 		t.Errorf("unwritable directory: exit %d, %q", code, errOut)
