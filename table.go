@@ -32,7 +32,7 @@ func slotOf(hash uint64, idx int32) uint64 { return hash>>32<<32 | uint64(uint32
 
 // lookup returns the index of the entry with key k (hash h), or -1. eq
 // reports whether entry idx holds k.
-func lookup[K Key](t *flowTable, flows []entry[K], k K, h uint64) int32 {
+func lookup[K Key](t *flowTable, flows *flowStore[K], k K, h uint64) int32 {
 	tag := h >> 32
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
@@ -41,7 +41,7 @@ func lookup[K Key](t *flowTable, flows []entry[K], k K, h uint64) int32 {
 		}
 		if s>>32 == tag {
 			idx := int32(uint32(s)) - 1
-			if flows[idx].key == k {
+			if flows.at(idx).key == k {
 				return idx
 			}
 		}
@@ -50,14 +50,14 @@ func lookup[K Key](t *flowTable, flows []entry[K], k K, h uint64) int32 {
 
 // insert adds entry idx with hash h; the key must not be present. The
 // table doubles when it would be more than half full.
-func insert[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
+func insert[K Key](t *flowTable, flows *flowStore[K], idx int32, h uint64) {
 	if 2*(t.count+1) > len(t.slots) {
 		old := t.slots
 		t.init(2 * len(old))
 		for _, s := range old {
 			if s != 0 {
 				j := int32(uint32(s)) - 1
-				t.place(flows[j].hash, j)
+				t.place(flows.at(j).hash, j)
 			}
 		}
 	}
@@ -75,7 +75,7 @@ func (t *flowTable) place(h uint64, idx int32) {
 
 // remove deletes entry idx (hash h), shifting back the slots after it
 // that would otherwise become unreachable.
-func remove[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
+func remove[K Key](t *flowTable, flows *flowStore[K], idx int32, h uint64) {
 	want := uint64(uint32(idx + 1))
 	i := h & t.mask
 	for uint64(uint32(t.slots[i])) != want {
@@ -91,7 +91,7 @@ func remove[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
 			if s == 0 {
 				return
 			}
-			home := flows[int32(uint32(s))-1].hash & t.mask
+			home := flows.at(int32(uint32(s))-1).hash & t.mask
 			// The slot at j may move to i if its home is not in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 				t.slots[i] = s
@@ -100,4 +100,28 @@ func remove[K Key](t *flowTable, flows []entry[K], idx int32, h uint64) {
 			}
 		}
 	}
+}
+
+// flowStore holds the flow entries in pages of a fixed size, so that the
+// table grows without copying what it holds and without the spare
+// capacity of a doubling slice; a flow's index never changes.
+type flowStore[K Key] struct {
+	pages []*[pageSize]entry[K]
+	n     int32 // entries handed out
+}
+
+const (
+	pageBits = 9
+	pageSize = 1 << pageBits
+)
+
+func (s *flowStore[K]) at(i int32) *entry[K] { return &s.pages[i>>pageBits][i&(pageSize-1)] }
+
+// add returns the index of a new entry.
+func (s *flowStore[K]) add() int32 {
+	if int(s.n) == len(s.pages)*pageSize {
+		s.pages = append(s.pages, new([pageSize]entry[K]))
+	}
+	s.n++
+	return s.n - 1
 }

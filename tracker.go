@@ -174,7 +174,7 @@ type Tracker[K Key] struct {
 	d     flowkey.Decoded
 	key   K
 	table flowTable
-	flows []entry[K]
+	flows flowStore[K]
 	free  []int32
 	lists [numClasses]list
 
@@ -325,7 +325,7 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		od.Tunnel.Kind = flowkey.NoTunnel
 		var idx int32
 		if out, idx = t.trackDecoded(od, ts, out); idx >= 0 {
-			t.flows[idx].rec.AppendUID(t.parent[:0])
+			t.flows.at(idx).rec.AppendUID(t.parent[:0])
 		}
 	}
 	out, _ = t.trackDecoded(d, ts, out)
@@ -350,10 +350,10 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	}
 
 	h := key.Hash()
-	idx := lookup(&t.table, t.flows, key, h)
+	idx := lookup(&t.table, &t.flows, key, h)
 	found := idx >= 0
 	if found {
-		e := &t.flows[idx]
+		e := t.flows.at(idx)
 		switch {
 		case ts-e.rec.Last > t.timeouts[e.class]:
 			out = t.end(idx, t.idleReason(e), out)
@@ -371,10 +371,10 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 		}
 		idx = t.start(key, h, fwd, ts, d)
 		if t.starts {
-			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.flows[idx].rec})
+			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.flows.at(idx).rec})
 		}
 	}
-	e := &t.flows[idx]
+	e := t.flows.at(idx)
 	s := Orig
 	if fwd != e.origIsFwd {
 		s = Resp
@@ -425,10 +425,9 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		idx = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
-		t.flows = append(t.flows, entry[K]{})
-		idx = int32(len(t.flows) - 1)
+		idx = t.flows.add()
 	}
-	e := &t.flows[idx]
+	e := t.flows.at(idx)
 	*e = entry[K]{key: key, hash: h, origIsFwd: fwd, prev: none, next: none}
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
@@ -446,7 +445,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		r.History.add(histFlipped)
 	}
 	e.class = e.classify()
-	insert(&t.table, t.flows, idx, h)
+	insert(&t.table, &t.flows, idx, h)
 	t.stats.Flows++
 	if d.IPVersion != 0 {
 		switch {
@@ -507,9 +506,9 @@ func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
 
 // end finalises flow idx with reason and appends its record to out.
 func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEvent {
-	e := &t.flows[idx]
+	e := t.flows.at(idx)
 	t.unlink(idx)
-	remove(&t.table, t.flows, idx, e.hash)
+	remove(&t.table, &t.flows, idx, e.hash)
 	t.free = append(t.free, idx)
 	r := &e.rec
 	r.Reason = reason
@@ -554,7 +553,7 @@ func (t *Tracker[K]) evict(out []FlowEvent) []FlowEvent {
 	victim := int32(none)
 	for c := range t.lists {
 		h := t.lists[c].head
-		if h != none && (victim == none || t.flows[h].rec.Last < t.flows[victim].rec.Last) {
+		if h != none && (victim == none || t.flows.at(h).rec.Last < t.flows.at(victim).rec.Last) {
 			victim = h
 		}
 	}
@@ -587,7 +586,7 @@ func (t *Tracker[K]) expire(now int64, out []FlowEvent) []FlowEvent {
 	for c := range t.lists {
 		timeout := t.timeouts[c]
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
-			e := &t.flows[h]
+			e := t.flows.at(h)
 			if now-e.linkedAt <= timeout {
 				break
 			}
@@ -622,7 +621,7 @@ func (t *Tracker[K]) Flush(reason EndReason, out []FlowEvent) []FlowEvent {
 	out = t.expire(t.now, out)
 	for c := range t.lists {
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
-			e := &t.flows[h]
+			e := t.flows.at(h)
 			r := reason
 			if c == classTCPClosed || t.now-e.rec.Last > t.timeouts[c] {
 				r = t.idleReason(e)
@@ -634,15 +633,15 @@ func (t *Tracker[K]) Flush(reason EndReason, out []FlowEvent) []FlowEvent {
 }
 
 func (t *Tracker[K]) unlink(idx int32) {
-	e := &t.flows[idx]
+	e := t.flows.at(idx)
 	l := &t.lists[e.class]
 	if e.prev != none {
-		t.flows[e.prev].next = e.next
+		t.flows.at(e.prev).next = e.next
 	} else if l.head == idx {
 		l.head = e.next
 	}
 	if e.next != none {
-		t.flows[e.next].prev = e.prev
+		t.flows.at(e.next).prev = e.prev
 	} else if l.tail == idx {
 		l.tail = e.prev
 	}
@@ -652,11 +651,11 @@ func (t *Tracker[K]) unlink(idx int32) {
 // pushBack places idx at the tail of its class list, stamped at the
 // later of at and the current tail's stamp, so the list stays ordered.
 func (t *Tracker[K]) pushBack(idx int32, at int64) {
-	e := &t.flows[idx]
+	e := t.flows.at(idx)
 	l := &t.lists[e.class]
 	e.prev, e.next = l.tail, none
 	if l.tail != none {
-		tail := &t.flows[l.tail]
+		tail := t.flows.at(l.tail)
 		tail.next = idx
 		at = max(at, tail.linkedAt)
 	} else {
