@@ -187,9 +187,10 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 
 // streams is the reassembly state of one connection.
 type streams struct {
-	h    StreamHandler   // TCP
-	dh   DatagramHandler // UDP
-	side [2]reasm
+	h     StreamHandler   // TCP
+	dh    DatagramHandler // UDP
+	side  [2]reasm
+	stats [2]StreamStats // FlowRecord.Streams
 }
 
 // reassemble feeds one TCP segment of side s, starting at absolute
@@ -217,7 +218,7 @@ func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte,
 func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
 	st, me := &t.strm[e.sid-1].side[s], &e.side[s]
 	end := abs + uint64(len(payload))
-	stats := &e.rec.Streams[s]
+	stats := &t.strm[e.sid-1].stats[s]
 	if abs < st.next && st.recent != nil {
 		if !st.matchesRecent(abs, payload[:min(end, st.next)-abs]) {
 			stats.Inconsistent++
@@ -260,7 +261,7 @@ func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64
 		st.remember(b)
 	}
 	st.next += uint64(len(b))
-	e.rec.Streams[s].Bytes += uint64(len(b))
+	t.strm[e.sid-1].stats[s].Bytes += uint64(len(b))
 	t.strm[e.sid-1].h.Chunk(c)
 	c.Bytes = nil
 }
@@ -288,8 +289,7 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 	*c = Chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
 	st.next = to
 	st.recentFrom = to // what the ring holds before the gap is stale
-	e.rec.Streams[s].GapBytes += n
-	e.rec.MissedBytes += n
+	t.strm[e.sid-1].stats[s].GapBytes += n
 	e.countLetter(s, histGap, &st.gaps)
 	t.strm[e.sid-1].h.Chunk(c)
 	// Buffered segments now wholly behind next are dropped by drain.
@@ -317,7 +317,7 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 // buffered under the overlap policy, within the memory bounds.
 func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
 	st := &t.strm[e.sid-1].side[s]
-	stats := &e.rec.Streams[s]
+	stats := &t.strm[e.sid-1].stats[s]
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
 	need := segmentBufCap(len(payload)) + segmentCost
@@ -419,7 +419,7 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 		// Bytes before a FIN, or acknowledged by the peer, beyond what was
 		// delivered were sent but not captured.
 		last := me.acked
-		if me.fins > 0 {
+		if me.fin {
 			last = me.top - 1 // top counts the FIN's own octet
 		}
 		t.skipTo(e, s, last, ts)

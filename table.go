@@ -57,7 +57,7 @@ func insert[K Key](t *flowTable, flows *flowStore[K], idx int32, h uint64) {
 		for _, s := range old {
 			if s != 0 {
 				j := int32(uint32(s)) - 1
-				t.place(flows.at(j).hash, j)
+				t.place(s&^0xffffffff|uint64(flows.at(j).hash), j)
 			}
 		}
 	}
@@ -91,7 +91,7 @@ func remove[K Key](t *flowTable, flows *flowStore[K], idx int32, h uint64) {
 			if s == 0 {
 				return
 			}
-			home := flows.at(int32(uint32(s))-1).hash & t.mask
+			home := uint64(flows.at(int32(uint32(s))-1).hash) & t.mask
 			// The slot at j may move to i if its home is not in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 				t.slots[i] = s

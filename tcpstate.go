@@ -32,20 +32,19 @@ const (
 
 // sideState is the per-side state the tracker keeps beyond SideStats.
 type sideState struct {
-	state, prev endpointState
-	// seen has one bit per once-only history letter (see letterBit).
-	seen uint16
-	// rxmit and zeroWin count events whose letters repeat on a log scale.
-	rxmit, zeroWin uint32
-
 	// Sequence space, unwrapped to 64 bits. start is the sequence number
 	// before the first data byte (the SYN's, or one less than the first
 	// seen); top is the highest sequence number reached (data and FIN);
 	// acked is the highest peer acknowledgement.
-	haveSeq    bool
 	start      uint64
 	top, acked uint64
-	fins       uint32
+	// rxmit and zeroWin count events whose letters repeat on a log scale.
+	rxmit, zeroWin uint32
+	// seen has one bit per once-only history letter (see letterBit).
+	seen        uint16
+	state, prev endpointState
+	haveSeq     bool
+	fin         bool // the side sent a FIN
 }
 
 // Bits of sideState.seen, one per once-per-side letter, in the order
@@ -169,7 +168,7 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) (payloadAt uint64) {
 	end := payloadAt + uint64(d.PayloadLen)
 	if fin {
 		end++
-		me.fins++
+		me.fin = true
 	}
 	if d.PayloadLen > 0 && end <= me.top && payloadAt > me.start {
 		e.countLetter(s, histRetrans, &me.rxmit)
@@ -260,7 +259,7 @@ func (st *sideState) size() uint64 {
 	if n > 0 {
 		n-- // the SYN octet (real or assumed)
 	}
-	if st.fins > 0 && n > 0 {
+	if st.fin && n > 0 {
 		n--
 	}
 	return n

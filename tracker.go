@@ -142,21 +142,52 @@ const none = -1
 // entry is one flow. The fields touched by every packet come first, so
 // that a packet touches as few cache lines of its flow as possible.
 type entry[K Key] struct {
-	key        K
-	hash       uint64
-	origIsFwd  bool // the originator sends in the key's forward direction
-	class      uint8
-	prev, next int32
-	// linkedAt is the time the flow was last placed at the tail of its
-	// class list; lists are ordered by it. See relinkEvery.
-	linkedAt int64
+	key K
+	// hash holds the low 32 bits of the key's hash; the table's slot
+	// holds the high ones.
+	hash uint32
 	// sid is 1 + the index of the flow's reassembly state in the
 	// tracker's strm; 0 unless Config.NewStream asked for this
 	// connection's bytes. An index, not a pointer, keeps entries free of
 	// pointers, so the garbage collector need not scan the flow table.
-	sid  int32
-	side [2]sideState
-	rec  FlowRecord
+	sid        int32
+	prev, next int32
+	// linkedAt is the time the flow was last placed at the tail of its
+	// class list; lists are ordered by it. See relinkEvery.
+	linkedAt  int64
+	side      [2]sideState
+	rec       flowCore
+	origIsFwd bool // the originator sends in the key's forward direction
+	class     uint8
+}
+
+// flowCore is what the tracker keeps of a flow's record while the flow is
+// open. The FlowRecord handed out is built from it (Tracker.record), with
+// what only some flows have kept elsewhere: stream statistics with the
+// reassembly state, the tunnel parent in a map. Field names follow
+// FlowRecord's.
+type flowCore struct {
+	First, Last        int64
+	Stats              [2]sideCounters
+	OrigPort, RespPort uint16
+	OrigMAC, RespMAC   [6]byte
+	Proto, IPVersion   uint8
+	VLAN               uint16
+	History            History
+}
+
+// addrKey is a key that holds both IP addresses of its flow, the lower
+// first, as flowkey.FiveTuple and flowkey.IPPair do: the tracker then
+// takes the addresses of a flow's record from its key instead of keeping
+// a copy.
+type addrKey interface {
+	Addrs() (lo, hi flowkey.Addr)
+}
+
+// sideCounters are the counters of SideStats kept per packet; Bytes is
+// worked out when the flow ends.
+type sideCounters struct {
+	Packets, IPBytes, PayloadBytes uint64
 }
 
 type list struct{ head, tail int32 }
@@ -194,8 +225,12 @@ type Tracker[K Key] struct {
 	strmFree          []int32
 	ack               uint64 // Chunk.Ack of the packet being reassembled
 	defrag            flowkey.Defragmenter
-	od                flowkey.Decoded // a tunnel's outer conversation
-	parent            [18]byte        // the uid of the tunnel the packet came through
+	od                flowkey.Decoded           // a tunnel's outer conversation
+	parent            [18]byte                  // the uid of the tunnel the packet came through
+	parents           map[int32][18]byte        // tunnel parents of open flows, by index
+	keyAddrs          bool                      // K is an addrKey
+	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
+	scratch           FlowRecord                // records handed to handlers and built for events
 }
 
 // relinkEvery is how far, in packet time, a flow's last packet may run
@@ -243,6 +278,7 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 	if t.maxFlows <= 0 {
 		t.maxFlows = DefaultMaxFlows
 	}
+	_, t.keyAddrs = any(new(K)).(addrKey)
 	t.table.init(min(2*t.maxFlows, minTableSlots))
 	for i := range t.lists {
 		t.lists[i] = list{none, none}
@@ -325,7 +361,8 @@ func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
 		od.Tunnel.Kind = flowkey.NoTunnel
 		var idx int32
 		if out, idx = t.trackDecoded(od, ts, out); idx >= 0 {
-			t.flows.at(idx).rec.AppendUID(t.parent[:0])
+			t.record(idx, t.flows.at(idx), &t.scratch)
+			t.scratch.AppendUID(t.parent[:0])
 		}
 	}
 	out, _ = t.trackDecoded(d, ts, out)
@@ -371,7 +408,8 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 		}
 		idx = t.start(key, h, fwd, ts, d)
 		if t.starts {
-			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.flows.at(idx).rec})
+			t.record(idx, t.flows.at(idx), &t.scratch)
+			out = append(out, FlowEvent{Kind: FlowStarted, Flow: t.scratch})
 		}
 	}
 	e := t.flows.at(idx)
@@ -428,20 +466,33 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		idx = t.flows.add()
 	}
 	e := t.flows.at(idx)
-	*e = entry[K]{key: key, hash: h, origIsFwd: fwd, prev: none, next: none}
+	*e = entry[K]{key: key, hash: uint32(h), origIsFwd: fwd, prev: none, next: none}
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
 	r.First, r.Last = ts, ts
-	r.Orig = Endpoint{Addr: d.Src, Port: d.SrcPort, MAC: d.SrcMAC}
-	r.Resp = Endpoint{Addr: d.Dst, Port: d.DstPort, MAC: d.DstMAC}
+	r.OrigPort, r.RespPort = d.SrcPort, d.DstPort
+	r.OrigMAC, r.RespMAC = d.SrcMAC, d.DstMAC
+	if !t.keyAddrs && (d.Src != flowkey.Addr{} || d.Dst != flowkey.Addr{}) {
+		if t.addrs == nil {
+			t.addrs = map[int32][2]flowkey.Addr{}
+		}
+		t.addrs[idx] = [2]flowkey.Addr{d.Src, d.Dst}
+	}
 	if d.Tunnel.Kind != flowkey.NoTunnel {
-		r.TunnelParent = t.parent
+		if t.parents == nil {
+			t.parents = map[int32][18]byte{}
+		}
+		t.parents[idx] = t.parent
 	}
 	if d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 &&
 		d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN|flowkey.FlagACK {
 		// The first packet is a SYN-ACK: its receiver opened the connection.
 		e.origIsFwd = !fwd
-		r.Orig, r.Resp = r.Resp, r.Orig
+		r.OrigPort, r.RespPort = r.RespPort, r.OrigPort
+		r.OrigMAC, r.RespMAC = r.RespMAC, r.OrigMAC
+		if a, ok := t.addrs[idx]; ok {
+			t.addrs[idx] = [2]flowkey.Addr{a[1], a[0]}
+		}
 		r.History.add(histFlipped)
 	}
 	e.class = e.classify()
@@ -450,16 +501,46 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	if d.IPVersion != 0 {
 		switch {
 		case t.newStream != nil && d.Proto == flowkey.ProtoTCP:
-			if sh := t.newStream(r); sh != nil {
+			t.record(idx, e, &t.scratch)
+			if sh := t.newStream(&t.scratch); sh != nil {
 				t.attach(e, &streams{h: sh})
 			}
 		case t.newDatagram != nil && d.Proto == flowkey.ProtoUDP:
-			if dh := t.newDatagram(r); dh != nil {
+			t.record(idx, e, &t.scratch)
+			if dh := t.newDatagram(&t.scratch); dh != nil {
 				t.attach(e, &streams{dh: dh})
 			}
 		}
 	}
 	return idx
+}
+
+// record builds the FlowRecord of flow idx (entry e) in r, as it stands;
+// Bytes, State and Reason are left for end to work out.
+func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
+	c := &e.rec
+	*r = FlowRecord{First: c.First, Last: c.Last, Proto: c.Proto, IPVersion: c.IPVersion, VLAN: c.VLAN,
+		Orig: Endpoint{Port: c.OrigPort, MAC: c.OrigMAC}, Resp: Endpoint{Port: c.RespPort, MAC: c.RespMAC}, History: c.History}
+	if t.keyAddrs {
+		lo, hi := any(&e.key).(addrKey).Addrs()
+		if !e.origIsFwd {
+			lo, hi = hi, lo
+		}
+		r.Orig.Addr, r.Resp.Addr = lo, hi
+	} else if a, ok := t.addrs[idx]; ok {
+		r.Orig.Addr, r.Resp.Addr = a[0], a[1]
+	}
+	for s := range r.Stats {
+		r.Stats[s] = SideStats{Packets: c.Stats[s].Packets, IPBytes: c.Stats[s].IPBytes, PayloadBytes: c.Stats[s].PayloadBytes}
+	}
+	if e.sid != 0 {
+		st := t.strm[e.sid-1]
+		r.Streams = st.stats
+		r.MissedBytes = st.stats[Orig].GapBytes + st.stats[Resp].GapBytes
+	}
+	if t.parents != nil {
+		r.TunnelParent = t.parents[idx]
+	}
 }
 
 // attach gives a flow its handler state, in a slot of t.strm.
@@ -508,12 +589,19 @@ func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
 func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEvent {
 	e := t.flows.at(idx)
 	t.unlink(idx)
-	remove(&t.table, &t.flows, idx, e.hash)
+	remove(&t.table, &t.flows, idx, uint64(e.hash))
 	t.free = append(t.free, idx)
-	r := &e.rec
-	r.Reason = reason
 	if e.sid != 0 && t.strm[e.sid-1].h != nil {
 		t.finishStreams(e)
+	}
+	r := &t.scratch
+	t.record(idx, e, r)
+	r.Reason = reason
+	if t.parents != nil {
+		delete(t.parents, idx)
+	}
+	if t.addrs != nil {
+		delete(t.addrs, idx)
 	}
 	switch r.Proto {
 	case flowkey.ProtoTCP:

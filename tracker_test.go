@@ -384,3 +384,46 @@ func TestTrackerFragments(t *testing.T) {
 		t.Errorf("stats %+v: want 2 fragments held, none reassembled, 2 datagrams dropped (the first timed out, the second's at the end)", st)
 	}
 }
+
+// TestRecordEndpointsEveryKeyKind: a record names its originator and
+// responder right whatever the key (addresses taken from the key for
+// 5-tuples and IP pairs, kept apart for the others), also when the first
+// packet seen is the SYN-ACK and the roles flip.
+func TestRecordEndpointsEveryKeyKind(t *testing.T) {
+	cli := netip.MustParseAddrPort("198.51.100.7:40000") // higher than srv: the key's reverse direction
+	srv := netip.MustParseAddrPort("192.0.2.1:443")
+	for _, first := range []string{"SYN", "SYN-ACK"} {
+		var pkts []flowscope.Packet
+		add := func(f []byte, i int) {
+			pkts = append(pkts, flowscope.Packet{Data: f, Timestamp: t0.Add(time.Duration(i) * time.Millisecond), LinkType: flowkey.LinkEthernet})
+		}
+		if first == "SYN" {
+			add(pcapgen.TCP(cli, srv, 1, 0, pcapgen.SYN, nil), 0)
+		}
+		add(pcapgen.TCP(srv, cli, 9, 2, pcapgen.SYN|pcapgen.ACK, nil), 1)
+		add(pcapgen.TCP(cli, srv, 2, 10, pcapgen.ACK, nil), 2)
+		check := func(kind string, evs []flowscope.FlowEvent) {
+			t.Helper()
+			if len(evs) != 1 {
+				t.Fatalf("%s, first %s: %d records", kind, first, len(evs))
+			}
+			r := evs[0].Flow
+			if r.Orig.Addr.Netip() != cli.Addr() || r.Resp.Addr.Netip() != srv.Addr() || r.Orig.Port != cli.Port() || r.Resp.Port != srv.Port() {
+				t.Errorf("%s, first %s: %v:%d -> %v:%d, want %v -> %v", kind, first, r.Orig.Addr.Netip(), r.Orig.Port, r.Resp.Addr.Netip(), r.Resp.Port, cli, srv)
+			}
+		}
+		run := func(kind string, track func(*flowscope.Packet, []flowscope.FlowEvent) []flowscope.FlowEvent, flush func([]flowscope.FlowEvent) []flowscope.FlowEvent) {
+			var evs []flowscope.FlowEvent
+			for i := range pkts {
+				evs = track(&pkts[i], evs)
+			}
+			check(kind, flush(evs))
+		}
+		ft := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+		run("5-tuple", ft.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return ft.Flush(flowscope.EndOfInput, e) })
+		ip := flowscope.NewTracker(flowkey.IPPairExtractor{}, nil)
+		run("IP pair", ip.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return ip.Flush(flowscope.EndOfInput, e) })
+		mac := flowscope.NewTracker(flowkey.MACPairExtractor{}, nil)
+		run("MAC pair", mac.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return mac.Flush(flowscope.EndOfInput, e) })
+	}
+}

@@ -40,6 +40,10 @@ func (k *FiveTuple) set(d *Decoded) bool {
 	return false
 }
 
+// Addrs returns the two addresses, the lower first: the source of the
+// key's forward direction, then its destination.
+func (k *FiveTuple) Addrs() (lo, hi Addr) { return k.Lo, k.Hi }
+
 // Hash returns a deterministic hash of k. Because k is canonical, both
 // directions of a flow hash alike, which is what sharding by flow needs.
 // The words are multiplied independently and summed, then mixed once, so
@@ -66,6 +70,9 @@ func IPPairOf(d *Decoded) (IPPair, bool) {
 	}
 	return IPPair{d.Dst, d.Src}, false
 }
+
+// Addrs returns the two addresses, the lower first.
+func (k *IPPair) Addrs() (lo, hi Addr) { return k.Lo, k.Hi }
 
 // Hash returns a deterministic, direction-independent hash of k.
 func (k IPPair) Hash() uint64 {
