@@ -164,7 +164,7 @@ type fileReader struct {
 	// pos is the byte offset of the next pcap record: the file header,
 	// then 16 bytes of record header and the data of each record.
 	pos  int64
-	pcap *pcapgo.Reader
+	pcap *pcapReader
 	ng   *pcapgo.NgReader
 	link flowkey.LinkType   // pcap
 	ifs  []flowkey.LinkType // pcapng, by interface index
@@ -204,7 +204,9 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 		return nil, &FileError{Path: path, Offset: -1, Err: err}
 	}
 	r := &fileReader{path: path, file: file}
-	br := bufio.NewReaderSize(in, readBufBytes)
+	// A small buffer for the header: the pcap reader's reads of the
+	// records are larger and bypass it.
+	br := bufio.NewReaderSize(in, pcapChunk)
 	magic, err := br.Peek(4)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -218,17 +220,13 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 	le, be := binary.LittleEndian.Uint32(magic), binary.BigEndian.Uint32(magic)
 	switch {
 	case le == magicMicro || be == magicMicro || le == magicNano || be == magicNano:
-		pr, err := pcapgo.NewReader(br)
+		pr, err := newPcapReader(br)
 		if err != nil {
-			return fail(fmt.Errorf("%w: bad pcap header: %v", ErrNotCapture, err))
+			return fail(err)
 		}
-		lt := pr.LinkType()
-		if lt > 0xffff || !flowkey.LinkType(lt).Supported() {
-			return fail(fmt.Errorf("%w %d%s", ErrUnsupportedLink, uint32(lt), linkName(lt)))
-		}
-		r.pcap, r.link, r.pos = pr, flowkey.LinkType(lt), 24
+		r.pcap, r.link, r.pos = pr, pr.link, 24
 	case le == magicPcapng:
-		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		nr, err := pcapgo.NewNgReader(bufio.NewReaderSize(br, readBufBytes), pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return fail(fmt.Errorf("%w: bad pcapng section header: %v", ErrNotCapture, err))
 		}
@@ -258,6 +256,9 @@ func (r *fileReader) close() {
 // fill adds packets to b until it is full (returning full=true) or the
 // file ends (io.EOF) or fails.
 func (r *fileReader) fill(b *Batch) (full bool, err error) {
+	if r.pcap != nil {
+		return r.pcap.fill(r, b)
+	}
 	if r.pending {
 		if !b.put(r.pendingPkt, r.pendingData) {
 			return true, nil
@@ -271,11 +272,7 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 			ci   gopacket.CaptureInfo
 			rerr error
 		)
-		if r.pcap != nil {
-			data, ci, rerr = r.pcap.ZeroCopyReadPacketData()
-		} else {
-			data, ci, rerr = r.ng.ZeroCopyReadPacketData()
-		}
+		data, ci, rerr = r.ng.ZeroCopyReadPacketData()
 		if rerr != nil {
 			if rerr == io.EOF {
 				return false, io.EOF
@@ -284,10 +281,7 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 		}
 		r.packets++
 		r.pos += 16 + int64(len(data))
-		p := flowscope.Packet{Timestamp: ci.Timestamp, Length: ci.Length, LinkType: r.link, Interface: ci.InterfaceIndex}
-		if r.ng != nil {
-			p.LinkType = r.ngLink(ci.InterfaceIndex)
-		}
+		p := flowscope.Packet{Timestamp: ci.Timestamp, Length: ci.Length, LinkType: r.ngLink(ci.InterfaceIndex), Interface: ci.InterfaceIndex}
 		if !b.put(p, data) {
 			r.pending, r.pendingPkt, r.pendingData = true, p, data
 			return true, nil

@@ -1,0 +1,165 @@
+package source
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
+)
+
+// pcapReader reads the records of a classic pcap file straight into the
+// buffers of the batches it fills: a record's bytes are read from the file
+// once, into the place the packet keeps them, instead of into a read
+// buffer and then copied into the batch (which is what reading through
+// gopacket's pcapgo costs). The bytes of a record that a full batch could
+// not take are kept for the next batch.
+type pcapReader struct {
+	in      io.Reader
+	big     bool  // big-endian file
+	nano    bool  // nanosecond timestamps
+	snaplen int64 // as the header says
+	maxCap  int   // the largest capture length accepted
+	link    flowkey.LinkType
+	carry   []byte // bytes read past the end of the last batch
+	eof     bool
+}
+
+// pcapChunk is how much is read from the file at a time: small enough
+// that the bytes a full batch leaves over (copied into the next) stay few,
+// large enough that system calls do not matter.
+const pcapChunk = 64 << 10
+
+// maxEagerCapture is the capture length accepted whatever the snap length
+// says: files with a snap length of 0, or smaller than their records,
+// exist, and other readers (pcapgo, libpcap) accept them up to this.
+const maxEagerCapture = 262144
+
+// newPcapReader parses the 24-byte file header read from in.
+func newPcapReader(in io.Reader) (*pcapReader, error) {
+	var h [24]byte
+	if _, err := io.ReadFull(in, h[:]); err != nil {
+		return nil, fmt.Errorf("%w: bad pcap header: %v", ErrNotCapture, err)
+	}
+	r := &pcapReader{in: in}
+	switch binary.LittleEndian.Uint32(h[0:4]) {
+	case magicMicro:
+	case magicNano:
+		r.nano = true
+	default:
+		r.big = true
+		r.nano = binary.BigEndian.Uint32(h[0:4]) == magicNano
+	}
+	if major, minor := r.u16(h[4:6]), r.u16(h[6:8]); major != 2 || minor != 4 {
+		return nil, fmt.Errorf("%w: bad pcap header: version %d.%d, want 2.4", ErrNotCapture, major, minor)
+	}
+	r.snaplen = int64(r.u32(h[16:20]))
+	r.maxCap = int(max(r.snaplen, maxEagerCapture))
+	lt := r.u32(h[20:24]) & 0x0fffffff // the upper bits may carry an FCS length
+	if lt > 0xffff || !flowkey.LinkType(lt).Supported() {
+		return nil, fmt.Errorf("%w %d%s", ErrUnsupportedLink, lt, linkName(layers.LinkType(lt)))
+	}
+	r.link = flowkey.LinkType(lt)
+	return r, nil
+}
+
+func (r *pcapReader) u16(b []byte) uint16 {
+	if r.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (r *pcapReader) u32(b []byte) uint32 {
+	if r.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+// fill appends whole records to b until it holds its maximum of packets
+// or its buffer is full (full=true), or the file ends (io.EOF), or a
+// record is corrupt. fr keeps the counts and positions errors name.
+func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
+	if cap(b.Packets) == 0 {
+		b.Packets = make([]flowscope.Packet, 0, DefaultBatchPackets)
+	}
+	if cap(b.Data) == 0 {
+		b.Data = make([]byte, 0, DefaultBatchBytes)
+	}
+	data := b.Data
+	start := len(data)
+	if len(r.carry) > cap(data)-len(data) {
+		if start > 0 {
+			return true, nil // an earlier file's packets fill this batch
+		}
+		data = make([]byte, 0, 2*len(r.carry))
+	}
+	data = append(data, r.carry...)
+	r.carry = r.carry[:0]
+	pos := start
+	defer func() {
+		// Bytes past the last whole record wait for the next batch.
+		r.carry = append(r.carry, data[pos:]...)
+		b.Data = data[:pos]
+	}()
+	for {
+		for len(data)-pos >= 16 {
+			if len(b.Packets) == cap(b.Packets) {
+				return true, nil
+			}
+			h := data[pos : pos+16]
+			caplen, wire := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
+			if caplen > r.maxCap {
+				return false, fr.recordError(fr.pos, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, r.snaplen))
+			}
+			if caplen > wire {
+				return false, fr.recordError(fr.pos, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, wire))
+			}
+			end := pos + 16 + caplen
+			if end > len(data) {
+				break
+			}
+			sec, frac := int64(r.u32(h[0:4])), int64(r.u32(h[4:8]))
+			if !r.nano {
+				frac *= 1000
+			}
+			b.Packets = append(b.Packets, flowscope.Packet{
+				Timestamp: time.Unix(sec, frac).UTC(), Length: wire, LinkType: r.link,
+				Data: data[pos+16 : end : end],
+			})
+			fr.packets++
+			fr.pos += int64(16 + caplen)
+			pos = end
+		}
+		if r.eof {
+			if pos < len(data) {
+				return false, fr.recordError(fr.pos, io.ErrUnexpectedEOF)
+			}
+			return false, io.EOF
+		}
+		if len(data) == cap(data) {
+			if len(b.Packets) > 0 {
+				return true, nil
+			}
+			// One record larger than the whole buffer: grow it. No packet
+			// points into the old one.
+			grown := make([]byte, len(data)-start, 2*cap(data))
+			copy(grown, data[start:])
+			data, pos, start = grown, pos-start, 0
+		}
+		n, err := r.in.Read(data[len(data):min(cap(data), len(data)+pcapChunk)])
+		data = data[:len(data)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			r.eof = true
+		case err != nil:
+			return false, &FileError{Path: fr.path, Packet: fr.packets + 1, Offset: fr.pos, Err: err}
+		}
+	}
+}
