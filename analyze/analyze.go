@@ -112,6 +112,11 @@ func Run(ctx context.Context, src source.Source, w io.Writer, o Options) (flowsc
 // nothing reads them, as Zeek does, so that conn records count missed
 // bytes.
 func streamHandlers(transcripts *sink.Transcripts, protocols map[string]bool, emit func(sink.Record)) flowscope.NewStreamFunc {
+	if transcripts == nil && !protocols["http"] && !protocols["tls"] && !protocols["dns"] {
+		// Nothing reads the bytes: no causal ordering (which holds chunks
+		// back), only the reassembly that counts missed bytes.
+		return func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }
+	}
 	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
 		var hs []flowscope.StreamHandler
 		conn := sink.ConnOf(rec)
