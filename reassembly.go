@@ -298,9 +298,10 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 // drain delivers buffered segments that the next byte has reached.
 func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 	st := &t.strm[e.sid-1].side[s]
-	for len(st.ooo) > 0 && st.ooo[0].seq <= st.next {
-		seg := st.ooo[0]
-		st.ooo = st.ooo[1:]
+	k := 0 // segments delivered, removed from the front below
+	for k < len(st.ooo) && st.ooo[k].seq <= st.next {
+		seg := st.ooo[k]
+		k++
 		st.buffered -= cap(seg.data) + segmentCost
 		t.reasmUsed -= cap(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
@@ -308,8 +309,16 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 		}
 		t.recycle(seg.data)
 	}
-	if len(st.ooo) == 0 {
-		st.ooo = st.ooo[:0:0] // let the backing array go
+	if k == 0 {
+		return
+	}
+	// Shift the rest to the front, keeping the array: reslicing from the
+	// front made every later insertion reallocate it.
+	n := copy(st.ooo, st.ooo[k:])
+	clear(st.ooo[n:])
+	st.ooo = st.ooo[:n]
+	if n == 0 && cap(st.ooo) > maxKeptSegments {
+		st.ooo = nil // a large list goes with its episode of loss
 	}
 }
 
@@ -386,6 +395,10 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 		stats.PeakBuffered = uint64(st.buffered)
 	}
 }
+
+// maxKeptSegments is the capacity of an emptied out-of-order list that
+// is kept for the side's next episode of loss.
+const maxKeptSegments = 64
 
 func insertSegment(ooo []segment, s segment) []segment {
 	i := len(ooo)

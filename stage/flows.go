@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/flowscope-go/flowscope"
@@ -213,6 +214,7 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 			return err
 		}
 		o := pool.Get()
+		o.Items = slices.Grow(o.Items, tr.Len()) // one allocation, not a doubling series
 		o.Items = tr.Flush(flowscope.EndOfInput, o.Items)
 		o.Watermark = tr.Now()
 		if err := send(ctx, out.ch, o); err != nil {
