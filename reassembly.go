@@ -37,6 +37,20 @@ type StreamHandler interface {
 	End(rec *FlowRecord)
 }
 
+// Discard is a StreamHandler that reads nothing. A connection given it is
+// reassembled for its statistics alone (gaps, missed bytes, duplicates and
+// overlaps; Inconsistent stays 0): out-of-order bytes are not kept, only
+// where they lie, and its chunks carry zeros.
+var Discard StreamHandler = discard{}
+
+type discard struct{}
+
+func (discard) Chunk(*Chunk)    {}
+func (discard) End(*FlowRecord) {}
+
+// zeros stands in for the out-of-order bytes of a Discard connection.
+var zeros [segmentBufSize]byte
+
 // StreamFuncs adapts two functions to StreamHandler; either may be nil.
 type StreamFuncs struct {
 	OnChunk func(c *Chunk)
@@ -187,10 +201,11 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 
 // streams is the reassembly state of one connection.
 type streams struct {
-	h     StreamHandler   // TCP
-	dh    DatagramHandler // UDP
-	side  [2]reasm
-	stats [2]StreamStats // FlowRecord.Streams
+	h       StreamHandler   // TCP
+	dh      DatagramHandler // UDP
+	side    [2]reasm
+	stats   [2]StreamStats // FlowRecord.Streams
+	discard bool           // h is Discard: no bytes are kept
 }
 
 // reassemble feeds one TCP segment of side s, starting at absolute
@@ -327,6 +342,7 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
 	st := &t.strm[e.sid-1].side[s]
 	stats := &t.strm[e.sid-1].stats[s]
+	discard := t.strm[e.sid-1].discard
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
 	need := segmentBufCap(len(payload)) + segmentCost
@@ -366,7 +382,7 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 		lo, hi := max(cur, o.seq), min(end, oEnd)
 		if lo < hi {
 			newB, oldB := payload[lo-abs:hi-abs], o.data[lo-o.seq:hi-o.seq]
-			if bytes.Equal(newB, oldB) {
+			if discard || bytes.Equal(newB, oldB) {
 				if lo == abs && hi == end {
 					stats.Duplicates++
 				} else {
@@ -386,7 +402,14 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 		pieces = append(pieces, segment{seq: cur, data: payload[cur-abs:]})
 	}
 	for _, p := range pieces {
-		data := append(t.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
+		var data []byte
+		if discard && len(p.data) <= len(zeros) {
+			// Where the bytes lie, not what they are; charged to the bounds
+			// as a copy would be, so that gaps fall where they would.
+			data = zeros[:len(p.data):segmentBufCap(len(p.data))]
+		} else {
+			data = append(t.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
+		}
 		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts, ack: t.ack})
 		st.buffered += cap(data) + segmentCost
 		t.reasmUsed += cap(data) + segmentCost
@@ -484,7 +507,7 @@ func (t *Tracker[K]) segmentBuf(n int) []byte {
 }
 
 func (t *Tracker[K]) recycle(b []byte) {
-	if cap(b) == segmentBufSize && len(t.segFree) < maxFreeSegments {
+	if cap(b) == segmentBufSize && len(t.segFree) < maxFreeSegments && &b[:1][0] != &zeros[0] {
 		t.segFree = append(t.segFree, b[:0])
 	}
 }

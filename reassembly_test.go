@@ -442,3 +442,50 @@ func TestReassemblyLostSYN(t *testing.T) {
 		t.Errorf("stream %q gaps %v, want %q and none", col.data[0], col.gaps[0], data)
 	}
 }
+
+// TestDiscardCountsAlike: a connection reassembled for Discard, which
+// keeps no out-of-order bytes, ends with the record a reading handler's
+// connection has: the same gaps, missed bytes, history and stream
+// counters, with bounds reached at the same points (a small
+// MaxBufferPerSide forces gaps). Overlapping bytes are not compared.
+func TestDiscardCountsAlike(t *testing.T) {
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		data := make([]byte, 1+rng.IntN(60000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		segs := segmentRandomly(rng, len(data), 1+rng.IntN(1460))
+		for range rng.IntN(len(segs)/4 + 1) { // drops
+			k := rng.IntN(len(segs))
+			segs = append(segs[:k:k], segs[k+1:]...)
+		}
+		for range rng.IntN(len(segs) + 1) { // duplicates, consistent overlaps
+			off := rng.IntN(len(data))
+			segs = append(segs, span{off, 1 + rng.IntN(min(3000, len(data)-off))})
+		}
+		rng.Shuffle(len(segs), func(a, b int) { segs[a], segs[b] = segs[b], segs[a] })
+		pkts := conversation(data, segs, rng.Uint32())
+		cfg := flowscope.Config{MaxBufferPerSide: 4096 + rng.IntN(30000)}
+		read := reassembleAll(t, pkts, cfg).record
+		cfg.NewStream = func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.Discard }
+		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+		var evs []flowscope.FlowEvent
+		for _, p := range pkts {
+			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+			evs = tr.Track(&pk, evs)
+		}
+		evs = tr.Flush(flowscope.EndOfInput, evs)
+		if len(evs) != 1 {
+			t.Fatalf("seed %d: %d records", seed, len(evs))
+		}
+		got := evs[0].Flow
+		for s := range got.Streams {
+			got.Streams[s].Inconsistent, read.Streams[s].Inconsistent = 0, 0
+		}
+		if got.MissedBytes != read.MissedBytes || got.Streams != read.Streams || got.History != read.History {
+			t.Fatalf("seed %d: Discard: missed %d %+v %q; a reader: missed %d %+v %q", seed,
+				got.MissedBytes, got.Streams, got.History.String(), read.MissedBytes, read.Streams, read.History.String())
+		}
+	}
+}

@@ -503,7 +503,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		case t.newStream != nil && d.Proto == flowkey.ProtoTCP:
 			t.record(idx, e, &t.scratch)
 			if sh := t.newStream(&t.scratch); sh != nil {
-				t.attach(e, &streams{h: sh})
+				t.attach(e, &streams{h: sh, discard: sh == Discard})
 			}
 		case t.newDatagram != nil && d.Proto == flowkey.ProtoUDP:
 			t.record(idx, e, &t.scratch)

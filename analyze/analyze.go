@@ -115,7 +115,7 @@ func streamHandlers(transcripts *sink.Transcripts, protocols map[string]bool, em
 	if transcripts == nil && !protocols["http"] && !protocols["tls"] && !protocols["dns"] {
 		// Nothing reads the bytes: no causal ordering (which holds chunks
 		// back), only the reassembly that counts missed bytes.
-		return func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }
+		return func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.Discard }
 	}
 	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
 		var hs []flowscope.StreamHandler
