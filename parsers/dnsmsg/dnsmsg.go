@@ -14,6 +14,8 @@ package dnsmsg
 import (
 	"encoding/binary"
 	"errors"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -118,7 +120,7 @@ func Decode(b []byte, ts int64) (*Message, error) {
 	}
 	for _, rr := range msg.Answer {
 		h := rr.Header()
-		m.Answers = append(m.Answers, strings.TrimPrefix(rr.String(), h.String()))
+		m.Answers = append(m.Answers, answerText(rr))
 		m.TTLs = append(m.TTLs, h.Ttl)
 	}
 	if len(msg.Question) != int(m.QDCount) || len(msg.Answer) != int(m.ANCount) ||
@@ -128,6 +130,47 @@ func Decode(b []byte, ts int64) (*Message, error) {
 		m.Malformed = "section counts disagree with the header"
 	}
 	return m, nil
+}
+
+// answerText returns an answer's data as miekg/dns prints it after the
+// record's header. The common types are printed here directly: printing
+// the whole record and cutting its header off cost more than decoding.
+func answerText(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.A:
+		if ip4 := r.A.To4(); ip4 != nil {
+			return netip.AddrFrom4([4]byte(ip4)).String()
+		}
+	case *dns.AAAA:
+		if len(r.AAAA) == net.IPv6len && r.AAAA.To4() == nil {
+			return netip.AddrFrom16([16]byte(r.AAAA)).String()
+		}
+	case *dns.CNAME:
+		if plainName(r.Target) {
+			return r.Target
+		}
+	case *dns.PTR:
+		if plainName(r.Ptr) {
+			return r.Ptr
+		}
+	case *dns.NS:
+		if plainName(r.Ns) {
+			return r.Ns
+		}
+	}
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
+}
+
+// plainName reports whether a domain name prints as it is: letters,
+// digits, hyphens, underscores and dots (miekg/dns escapes the rest).
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func trimDot(name string) string {
