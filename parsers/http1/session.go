@@ -358,11 +358,15 @@ func headerEnd(b []byte, from int) int {
 // the body that follows.
 func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	st := &s.side[side]
-	lines := strings.Split(strings.TrimRight(string(block), "\r\n"), "\n")
-	first := strings.TrimSuffix(lines[0], "\r")
+	// One string for the whole head: the start line's parts and every
+	// header name and value share it.
+	first, rest, _ := strings.Cut(strings.TrimRight(string(block), "\r\n"), "\n")
+	first = strings.TrimSuffix(first, "\r")
 	m := Message{ContentLength: -1, Start: ts, End: ts}
-	m.Headers = make([]Header, 0, min(len(lines)-1, s.maxHeaders))
-	s.headers(&m, lines[1:])
+	if rest != "" {
+		m.Headers = make([]Header, 0, min(strings.Count(rest, "\n")+1, s.maxHeaders))
+	}
+	s.headers(&m, rest)
 	if side == flowscope.Orig {
 		req := &Request{Message: m}
 		sp1 := strings.IndexByte(first, ' ')
@@ -394,13 +398,13 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		return
 	}
 	resp := &Response{Message: m}
-	rest := strings.TrimPrefix(first, "HTTP/")
-	sp := strings.IndexByte(rest, ' ')
+	status := strings.TrimPrefix(first, "HTTP/")
+	sp := strings.IndexByte(status, ' ')
 	if sp < 0 {
-		sp = len(rest)
+		sp = len(status)
 	}
-	resp.Version = rest[:sp]
-	code := strings.TrimLeft(rest[sp:], " ")
+	resp.Version = status[:sp]
+	code := strings.TrimLeft(status[sp:], " ")
 	if i := strings.IndexByte(code, ' '); i >= 0 {
 		resp.Reason = code[i+1:]
 		code = code[:i]
@@ -446,10 +450,12 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	}
 }
 
-// headers parses header lines into m.
-func (s *session) headers(m *Message, lines []string) {
+// headers parses the header lines in text into m.
+func (s *session) headers(m *Message, text string) {
 	var te bool
-	for _, l := range lines {
+	for text != "" {
+		var l string
+		l, text, _ = strings.Cut(text, "\n")
 		l = strings.TrimSuffix(l, "\r")
 		if l == "" {
 			continue
