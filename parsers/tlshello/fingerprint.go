@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,13 +78,24 @@ func (c *ClientHello) ja4Parts() (a, ciphers, rest string) {
 	if vs := nonGREASE(c.Versions); len(vs) > 0 {
 		version = slices.Max(vs)
 	}
-	vname := map[uint16]string{0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}[version]
-	if vname == "" {
-		vname = "00"
+	vname := "00"
+	switch version {
+	case 0x0304:
+		vname = "13"
+	case 0x0303:
+		vname = "12"
+	case 0x0302:
+		vname = "11"
+	case 0x0301:
+		vname = "10"
+	case 0x0300:
+		vname = "s3"
+	case 0x0002:
+		vname = "s2"
 	}
-	sni := "i"
+	sni := byte('i')
 	if c.SNI != "" {
-		sni = "d"
+		sni = 'd'
 	}
 	cs := nonGREASE(c.Ciphers)
 	exts := nonGREASE(c.Extensions)
@@ -93,7 +103,13 @@ func (c *ClientHello) ja4Parts() (a, ciphers, rest string) {
 	if len(c.ALPN) > 0 && c.ALPN[0] != "" {
 		alpn = alpnChars(c.ALPN[0])
 	}
-	a = fmt.Sprintf("t%s%s%02d%02d%s", vname, sni, min(len(cs), 99), min(len(exts), 99), alpn)
+	pre := make([]byte, 0, 10)
+	pre = append(pre, 't')
+	pre = append(pre, vname...)
+	pre = append(pre, sni)
+	pre = appendTwoDigits(pre, min(len(cs), 99))
+	pre = appendTwoDigits(pre, min(len(exts), 99))
+	a = string(append(pre, alpn...))
 
 	ciphers = hexList(sorted(cs))
 	var restExts []uint16
@@ -145,12 +161,22 @@ func sorted(vs []uint16) []uint16 {
 	return out
 }
 
+func appendTwoDigits(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+
+// hexList writes vs as four-digit lowercase hex numbers joined by commas.
 func hexList(vs []uint16) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = fmt.Sprintf("%04x", v)
+	if len(vs) == 0 {
+		return ""
 	}
-	return strings.Join(parts, ",")
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 5*len(vs))
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, digits[v>>12], digits[v>>8&0xf], digits[v>>4&0xf], digits[v&0xf])
+	}
+	return string(b)
 }
 
 func hash12(s string) string {
