@@ -104,6 +104,9 @@ func Decode(b []byte, ts int64) (*Message, error) {
 	m.NSCount = binary.BigEndian.Uint16(b[8:10])
 	m.ARCount = binary.BigEndian.Uint16(b[10:12])
 
+	if fastDecode && decodeSimple(b, m) {
+		return m, nil
+	}
 	var msg dns.Msg
 	if err := msg.Unpack(b); err != nil {
 		m.Malformed = err.Error()
