@@ -146,4 +146,3 @@ func plainLabel(b []byte) bool {
 	}
 	return true
 }
-

@@ -27,7 +27,9 @@ func simpleCorpus() [][]byte {
 		out = append(out, b)
 		r := new(dns.Msg)
 		r.SetReply(q)
-		h := func(t uint16) dns.RR_Header { return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: rng.Uint32() % 86400} }
+		h := func(t uint16) dns.RR_Header {
+			return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: rng.Uint32() % 86400}
+		}
 		for k := range i % 5 {
 			switch (i + k) % 7 {
 			case 0:
