@@ -84,6 +84,7 @@ func (o *Orderer) release(force bool) {
 			return
 		}
 		c := o.waiting[pick][0]
+		o.waiting[pick][0] = Chunk{} // its bytes are not the array's to keep
 		o.waiting[pick] = o.waiting[pick][1:]
 		if len(o.waiting[pick]) == 0 {
 			o.waiting[pick] = nil

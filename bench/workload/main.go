@@ -8,6 +8,7 @@
 //
 //	go run ./bench/workload -o /tmp/mix.pcap            # about 2.2M packets, 106k flows
 //	go run ./bench/workload -o small.pcap -scale 0.01
+//	go run ./bench/workload -o long.pcap -scale 2 -span 10m  # twice the packets, as many flows open at once
 //
 // The same -seed and -scale write the same bytes.
 package main
@@ -23,6 +24,7 @@ func main() {
 	out := flag.String("o", "", "the pcap file to write (required)")
 	scale := flag.Float64("scale", 1, "multiply every flow count by this")
 	seed := flag.Uint64("seed", 1, "the random seed")
+	span := flag.Duration("span", DefaultMix.Duration, "the time over which flows start (with -scale, sets how many are open at once)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: workload -o FILE [-scale F] [-seed N]")
@@ -34,7 +36,9 @@ func main() {
 		os.Exit(1)
 	}
 	began := time.Now()
-	sum, err := Generate(f, DefaultMix.Scaled(*scale), *seed)
+	mix := DefaultMix.Scaled(*scale)
+	mix.Duration = *span
+	sum, err := Generate(f, mix, *seed)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -237,6 +238,7 @@ func (p *pairing) add(m *Message) {
 	if !m.Response {
 		if len(p.pending) >= maxPending {
 			p.out = append(p.out, p.pending[0])
+			p.pending[0] = nil
 			p.pending = p.pending[1:]
 		}
 		p.pending = append(p.pending, &Transaction{Transport: p.transport, Query: m})
@@ -265,7 +267,7 @@ func (p *pairing) add(m *Message) {
 		return
 	}
 	tx := p.pending[match]
-	p.pending = append(p.pending[:match], p.pending[match+1:]...)
+	p.pending = slices.Delete(p.pending, match, match+1) // clears the freed slot
 	tx.Response = m
 	p.out = append(p.out, tx)
 }

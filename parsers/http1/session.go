@@ -530,6 +530,10 @@ func (s *session) done(side flowscope.Side, ts int64) {
 	var tx *Transaction
 	if len(s.pending) > 0 {
 		tx = s.pending[0]
+		// Clear the slot: the array behind the slice would otherwise keep
+		// the emitted transaction, heads and all, as long as the
+		// connection lives (a kept-alive idle one for minutes).
+		s.pending[0] = nil
 		s.pending = s.pending[1:]
 	} else {
 		s.depth++
