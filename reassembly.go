@@ -211,7 +211,7 @@ type streams struct {
 // reassemble feeds one TCP segment of side s, starting at absolute
 // sequence number abs, to the connection's streams.
 func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte, wire int, ts int64) {
-	st, me := &t.strm[e.sid-1].side[s], &e.side[s]
+	st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
 	if !st.started {
 		st.started = true
 		st.base = me.start + 1
@@ -231,7 +231,7 @@ func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte,
 }
 
 func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
-	st, me := &t.strm[e.sid-1].side[s], &e.side[s]
+	st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
 	end := abs + uint64(len(payload))
 	stats := &t.strm[e.sid-1].stats[s]
 	if abs < st.next && st.recent != nil {
@@ -440,7 +440,7 @@ func insertSegment(ooo []segment, s segment) []segment {
 func (t *Tracker[K]) finishStreams(e *entry[K]) {
 	ts := e.rec.Last
 	for s := Orig; s <= Resp; s++ {
-		st, me := &t.strm[e.sid-1].side[s], &e.side[s]
+		st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
 		if !st.started {
 			if !me.haveSeq || max(me.acked, me.top) <= me.start+1 {
 				continue

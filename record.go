@@ -117,10 +117,11 @@ type History struct {
 
 // maxHistory bounds the history letters kept: once-per-side letters are
 // at most 14, and repeating ones (retransmissions, zero windows, gaps)
-// are logged at 1, 10, 100... occurrences, so real flows stay far below
-// it (13 letters at most on the 106,000 flows of the benchmark workload,
-// which has loss and retransmissions); letters beyond it are dropped.
-const maxHistory = 23
+// are logged at 1, 10, 100... occurrences, so real flows stay below it
+// (13 letters at most on the 106,000 flows of the benchmark workload,
+// which has loss and retransmissions); letters beyond it are dropped. It
+// is what fits the flow table's entries in 176 bytes.
+const maxHistory = 21
 
 func (h *History) add(c byte) {
 	if int(h.n) < len(h.b) {

@@ -102,26 +102,39 @@ func remove[K Key](t *flowTable, flows *flowStore[K], idx int32, h uint64) {
 	}
 }
 
-// flowStore holds the flow entries in pages of a fixed size, so that the
-// table grows without copying what it holds and without the spare
-// capacity of a doubling slice; a flow's index never changes.
-type flowStore[K Key] struct {
-	pages []*[pageSize]entry[K]
-	n     int32 // entries handed out
+// paged holds values in pages of a fixed size, so that a store grows
+// without copying what it holds and without the spare capacity of a
+// doubling slice; a value's index never changes. Freed indices are reused.
+type paged[T any] struct {
+	pages []*[pageSize]T
+	n     int32 // indices handed out
+	free  []int32
 }
+
+// flowStore holds the flow entries.
+type flowStore[K Key] = paged[entry[K]]
 
 const (
 	pageBits = 9
 	pageSize = 1 << pageBits
 )
 
-func (s *flowStore[K]) at(i int32) *entry[K] { return &s.pages[i>>pageBits][i&(pageSize-1)] }
+func (s *paged[T]) at(i int32) *T { return &s.pages[i>>pageBits][i&(pageSize-1)] }
 
-// add returns the index of a new entry.
-func (s *flowStore[K]) add() int32 {
+// add returns the index of a zeroed value.
+func (s *paged[T]) add() int32 {
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		*s.at(i) = *new(T)
+		return i
+	}
 	if int(s.n) == len(s.pages)*pageSize {
-		s.pages = append(s.pages, new([pageSize]entry[K]))
+		s.pages = append(s.pages, new([pageSize]T))
 	}
 	s.n++
 	return s.n - 1
 }
+
+// release gives index i back for reuse.
+func (s *paged[T]) release(i int32) { s.free = append(s.free, i) }

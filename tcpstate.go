@@ -40,14 +40,12 @@ type sideState struct {
 	top, acked uint64
 	// rxmit and zeroWin count events whose letters repeat on a log scale.
 	rxmit, zeroWin uint32
-	// seen has one bit per once-only history letter (see letterBit).
-	seen        uint16
-	state, prev endpointState
-	haveSeq     bool
-	fin         bool // the side sent a FIN
+	state, prev    endpointState
+	haveSeq        bool
+	fin            bool // the side sent a FIN
 }
 
-// Bits of sideState.seen, one per once-per-side letter, in the order
+// Bits of flowCore.seen, one per once-per-side letter, in the order
 // Zeek writes letters caused by the same packet.
 const (
 	bitMulti uint16 = 1 << iota
@@ -65,7 +63,7 @@ var letterOfBit = [numLetterBits]byte{histMulti, histSYN, histSYNACK, histFIN, h
 // letters records the once-per-side letters in bits, which side s has
 // not shown before.
 func (e *entry[K]) letters(s Side, bits uint16) {
-	e.side[s].seen |= bits
+	e.rec.seen[s] |= bits
 	for i, c := range letterOfBit {
 		if bits&(1<<i) != 0 {
 			e.rec.History.add(caseFor(s, c))
@@ -75,7 +73,7 @@ func (e *entry[K]) letters(s Side, bits uint16) {
 
 // letter records one once-per-side letter.
 func (e *entry[K]) letter(s Side, bit uint16) {
-	if e.side[s].seen&bit == 0 {
+	if e.rec.seen[s]&bit == 0 {
 		e.letters(s, bit)
 	}
 }
@@ -111,8 +109,8 @@ func unwrap(ref uint64, seq uint32) uint64 {
 // packet sent by side s. It follows Zeek's endpoint state machine closely
 // enough that conn_state agrees on ordinary traffic. It returns the
 // absolute sequence number (see sideState) of the payload's first byte.
-func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) (payloadAt uint64) {
-	me, peer := &e.side[s], &e.side[s.Other()]
+func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadAt uint64) {
+	me, peer := &tcp[s], &tcp[s.Other()]
 	f := d.Flags
 	syn, ack, fin, rst := f&flowkey.FlagSYN != 0, f&flowkey.FlagACK != 0, f&flowkey.FlagFIN != 0, f&flowkey.FlagRST != 0
 
@@ -140,7 +138,7 @@ func (e *entry[K]) trackTCP(s Side, d *flowkey.Decoded) (payloadAt uint64) {
 	} else if ack && !syn && !fin && !rst {
 		want |= bitACK
 	}
-	if fresh := want &^ me.seen; fresh != 0 {
+	if fresh := want &^ e.rec.seen[s]; fresh != 0 {
 		e.letters(s, fresh)
 	}
 	if d.Window == 0 && !syn && !fin && !rst {

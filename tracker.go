@@ -152,13 +152,14 @@ type entry[K Key] struct {
 	// pointers, so the garbage collector need not scan the flow table.
 	sid        int32
 	prev, next int32
-	// linkedAt is the time the flow was last placed at the tail of its
-	// class list; lists are ordered by it. See relinkEvery.
-	linkedAt  int64
-	side      [2]sideState
-	rec       flowCore
-	origIsFwd bool // the originator sends in the key's forward direction
-	class     uint8
+	rec        flowCore
+	// linkedAt is the time, in Unix seconds rounded up, the flow was last
+	// placed at the tail of its class list; lists are ordered by it (see
+	// Relinking).
+	linkedAt uint32
+	// tcp is the index of the flow's TCP state in the tracker's tcp
+	// store, for TCP flows only (UDP and other flows do without).
+	tcp int32
 }
 
 // flowCore is what the tracker keeps of a flow's record while the flow is
@@ -174,7 +175,16 @@ type flowCore struct {
 	Proto, IPVersion   uint8
 	VLAN               uint16
 	History            History
+	// seen has one bit per once-only history letter a side showed (see
+	// letterBit).
+	seen [2]uint16
+	// origIsFwd: the originator sends in the key's forward direction.
+	origIsFwd bool
+	class     uint8
 }
+
+// tcpState is the TCP state of both sides of a flow.
+type tcpState [2]sideState
 
 // addrKey is a key that holds both IP addresses of its flow, the lower
 // first, as flowkey.FiveTuple and flowkey.IPPair do: the tracker then
@@ -206,6 +216,7 @@ type Tracker[K Key] struct {
 	key   K
 	table flowTable
 	flows flowStore[K]
+	tcps  paged[tcpState]
 	free  []int32
 	lists [numClasses]list
 
@@ -233,14 +244,15 @@ type Tracker[K Key] struct {
 	scratch           FlowRecord                // records handed to handlers and built for events
 }
 
-// relinkEvery is how far, in packet time, a flow's last packet may run
-// ahead of its place in its class list before Track moves it to the tail.
-// Moving on every packet kept the lists exact but touched two other
+// Relinking. A flow's place in its class list is stamped in whole
+// seconds (rounded up from its last packet) and moved to the tail only
+// when a packet comes after its stamp: at most once a second of packet
+// time. Moving on every packet kept the lists exact but touched two other
 // flows' entries per packet; moving at most once a second cut the
-// tracker's per-packet cost by about a tenth (bench/README.md). Expiry
-// checks each flow's own last packet time, so no flow ends early; a flow's
-// record may be emitted up to this much later than its exact timeout.
-const relinkEvery = int64(time.Second)
+// tracker's per-packet cost by about a tenth (bench/README.md), and a
+// stamp in seconds keeps the entry small. Expiry checks each flow's own
+// last packet time, so no flow ends early; a flow's record may be emitted
+// up to a second later than its exact timeout.
 
 // scanInterval is how often, in packet time, Track looks for idle flows.
 // Lookups also expire a stale flow on the spot, so the interval only
@@ -392,10 +404,10 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	if found {
 		e := t.flows.at(idx)
 		switch {
-		case ts-e.rec.Last > t.timeouts[e.class]:
+		case ts-e.rec.Last > t.timeouts[e.rec.class]:
 			out = t.end(idx, t.idleReason(e), out)
 			found = false
-		case e.class == classTCPClosed && d.Proto == flowkey.ProtoTCP &&
+		case e.rec.class == classTCPClosed && d.Proto == flowkey.ProtoTCP &&
 			d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN:
 			// A new SYN on a finished connection: the 4-tuple is reused.
 			out = t.end(idx, t.idleReason(e), out)
@@ -414,7 +426,7 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	}
 	e := t.flows.at(idx)
 	s := Orig
-	if fwd != e.origIsFwd {
+	if fwd != e.rec.origIsFwd {
 		s = Resp
 	}
 	st := &e.rec.Stats[s]
@@ -427,10 +439,14 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	switch d.Proto {
 	case flowkey.ProtoTCP:
 		if d.IPVersion != 0 {
-			at := e.trackTCP(s, d)
+			if e.tcp == 0 { // a flow keyed without the protocol, started by another
+				e.tcp = t.tcps.add() + 1
+			}
+			tcp := t.tcpOf(e)
+			at := e.trackTCP(tcp, s, d)
 			if e.sid != 0 {
 				t.ack = 0
-				if peer := &e.side[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
+				if peer := &tcp[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
 					if a, base := unwrap(peer.top, d.Ack), peer.start+1; a > base {
 						t.ack = a - base
 					}
@@ -447,10 +463,10 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 		}
 	}
 	// Keep the flow's place in its class list roughly in step with its
-	// last packet (see relinkEvery); a change of class moves it at once.
-	if c := e.classify(); c != e.class || ts-e.linkedAt >= relinkEvery {
+	// last packet (see Relinking); a change of class moves it at once.
+	if c := t.classify(e); c != e.rec.class || ts >= int64(e.linkedAt)*int64(time.Second) {
 		t.unlink(idx)
-		e.class = c
+		e.rec.class = c
 		t.pushBack(idx, ts)
 	}
 	return out, idx
@@ -466,7 +482,8 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		idx = t.flows.add()
 	}
 	e := t.flows.at(idx)
-	*e = entry[K]{key: key, hash: uint32(h), origIsFwd: fwd, prev: none, next: none}
+	*e = entry[K]{key: key, hash: uint32(h), prev: none, next: none}
+	e.rec.origIsFwd = fwd
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
 	r.First, r.Last = ts, ts
@@ -487,7 +504,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	if d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 &&
 		d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN|flowkey.FlagACK {
 		// The first packet is a SYN-ACK: its receiver opened the connection.
-		e.origIsFwd = !fwd
+		e.rec.origIsFwd = !fwd
 		r.OrigPort, r.RespPort = r.RespPort, r.OrigPort
 		r.OrigMAC, r.RespMAC = r.RespMAC, r.OrigMAC
 		if a, ok := t.addrs[idx]; ok {
@@ -495,7 +512,10 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		}
 		r.History.add(histFlipped)
 	}
-	e.class = e.classify()
+	if d.Proto == flowkey.ProtoTCP {
+		e.tcp = t.tcps.add() + 1
+	}
+	e.rec.class = t.classify(e)
 	insert(&t.table, &t.flows, idx, h)
 	t.stats.Flows++
 	if d.IPVersion != 0 {
@@ -523,7 +543,7 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 		Orig: Endpoint{Port: c.OrigPort, MAC: c.OrigMAC}, Resp: Endpoint{Port: c.RespPort, MAC: c.RespMAC}, History: c.History}
 	if t.keyAddrs {
 		lo, hi := any(&e.key).(addrKey).Addrs()
-		if !e.origIsFwd {
+		if !e.rec.origIsFwd {
 			lo, hi = hi, lo
 		}
 		r.Orig.Addr, r.Resp.Addr = lo, hi
@@ -555,11 +575,18 @@ func (t *Tracker[K]) attach(e *entry[K], st *streams) {
 	t.strm[e.sid-1] = st
 }
 
+// tcpOf returns the TCP state of a TCP flow.
+func (t *Tracker[K]) tcpOf(e *entry[K]) *tcpState { return t.tcps.at(e.tcp - 1) }
+
 // classify returns the timeout class of a flow from its current state.
-func (e *entry[K]) classify() uint8 {
+func (t *Tracker[K]) classify(e *entry[K]) uint8 {
 	switch e.rec.Proto {
 	case flowkey.ProtoTCP:
-		o, r := e.side[Orig].state, e.side[Resp].state
+		if e.tcp == 0 {
+			return classTCPAttempt
+		}
+		tcp := t.tcpOf(e)
+		o, r := tcp[Orig].state, tcp[Resp].state
 		switch {
 		case o == tcpReset || r == tcpReset || (o == tcpClosed && r == tcpClosed):
 			return classTCPClosed
@@ -576,8 +603,8 @@ func (e *entry[K]) classify() uint8 {
 
 // idleReason is the end reason of a flow that timed out in its class.
 func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
-	if e.class == classTCPClosed {
-		if e.side[Orig].state == tcpReset || e.side[Resp].state == tcpReset {
+	if e.rec.class == classTCPClosed {
+		if tcp := t.tcpOf(e); tcp[Orig].state == tcpReset || tcp[Resp].state == tcpReset {
 			return EndRST
 		}
 		return EndFIN
@@ -605,7 +632,12 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	}
 	switch r.Proto {
 	case flowkey.ProtoTCP:
-		o, s := &e.side[Orig], &e.side[Resp]
+		var o, s *sideState
+		if e.tcp != 0 {
+			o, s = &t.tcpOf(e)[Orig], &t.tcpOf(e)[Resp]
+		} else {
+			o, s = &sideState{}, &sideState{}
+		}
 		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = o.size(), s.size()
 		r.State = tcpConnState(o, s, r.Stats[Orig].Bytes == 0 && r.Stats[Resp].Bytes == 0, &r.History)
 	case flowkey.ProtoUDP:
@@ -632,6 +664,10 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 			st.dh.End(r)
 		}
 		t.releaseStreams(e)
+	}
+	if e.tcp != 0 {
+		t.tcps.release(e.tcp - 1)
+		e.tcp = 0
 	}
 	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})
 }
@@ -667,15 +703,16 @@ func (t *Tracker[K]) scan(out []FlowEvent) []FlowEvent {
 }
 
 // expire ends every flow idle for longer than its class's timeout at now.
-// Lists are ordered by linkedAt, which trails each flow's last packet by
-// less than relinkEvery; a head that is not idle after all is moved to the
-// tail, so the scan stops at the first flow placed within the timeout.
+// Lists are ordered by linkedAt, which is never earlier than a flow's
+// last packet when stamped and trails it by less than a second after; a
+// head that is not idle after all is moved to the tail, so the scan stops
+// at the first flow stamped within the timeout.
 func (t *Tracker[K]) expire(now int64, out []FlowEvent) []FlowEvent {
 	for c := range t.lists {
 		timeout := t.timeouts[c]
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
 			e := t.flows.at(h)
-			if now-e.linkedAt <= timeout {
+			if now-int64(e.linkedAt)*int64(time.Second) <= timeout {
 				break
 			}
 			if now-e.rec.Last > timeout {
@@ -722,7 +759,7 @@ func (t *Tracker[K]) Flush(reason EndReason, out []FlowEvent) []FlowEvent {
 
 func (t *Tracker[K]) unlink(idx int32) {
 	e := t.flows.at(idx)
-	l := &t.lists[e.class]
+	l := &t.lists[e.rec.class]
 	if e.prev != none {
 		t.flows.at(e.prev).next = e.next
 	} else if l.head == idx {
@@ -737,18 +774,30 @@ func (t *Tracker[K]) unlink(idx int32) {
 }
 
 // pushBack places idx at the tail of its class list, stamped at the
-// later of at and the current tail's stamp, so the list stays ordered.
+// later of at (rounded up to a second) and the current tail's stamp, so
+// the list stays ordered and a stamp is never earlier than the flow's
+// last packet.
 func (t *Tracker[K]) pushBack(idx int32, at int64) {
 	e := t.flows.at(idx)
-	l := &t.lists[e.class]
+	l := &t.lists[e.rec.class]
+	stamp := ceilSeconds(at)
 	e.prev, e.next = l.tail, none
 	if l.tail != none {
 		tail := t.flows.at(l.tail)
 		tail.next = idx
-		at = max(at, tail.linkedAt)
+		stamp = max(stamp, tail.linkedAt)
 	} else {
 		l.head = idx
 	}
 	l.tail = idx
-	e.linkedAt = at
+	e.linkedAt = stamp
+}
+
+// ceilSeconds returns ns (Unix nanoseconds) in whole seconds, rounded up;
+// 0 for times before 1970.
+func ceilSeconds(ns int64) uint32 {
+	if ns <= 0 {
+		return 0
+	}
+	return uint32((ns + int64(time.Second) - 1) / int64(time.Second))
 }
