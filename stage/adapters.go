@@ -19,9 +19,17 @@ import (
 // It does not close src.
 func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.Packet]] {
 	out := NewPort[*Batch[flowscope.Packet]](g, name)
+	fuse := &fusion[flowscope.Packet]{}
+	out.state.fuse = fuse
 	pool := NewPool[flowscope.Packet](2*g.buffer+2, source.DefaultBatchPackets)
 	g.Add(name, func(ctx context.Context) error {
 		defer close(out.ch)
+		emit := func(b *Batch[flowscope.Packet]) error { return send(ctx, out.ch, b) }
+		if sp := fuse.split; sp != nil {
+			// A Partition of this port runs here (see Partition).
+			defer sp.close()
+			emit = func(b *Batch[flowscope.Packet]) error { return sp.split(ctx, b) }
+		}
 		var wm int64
 		for {
 			b := pool.Get()
@@ -34,8 +42,10 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 			b.Watermark = wm
 			if len(b.Items) > 0 {
 				// Packets read before an error are still delivered.
-				if serr := send(ctx, out.ch, b); serr != nil {
-					b.Release()
+				if serr := emit(b); serr != nil {
+					if fuse.split == nil {
+						b.Release() // split releases what it could not send
+					}
 					return serr
 				}
 			} else {

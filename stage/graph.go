@@ -38,6 +38,9 @@ type stageFunc struct {
 type portState struct {
 	from     string
 	consumer string
+	// fuse, when set by the stage that produces the port, lets a
+	// Partition of the port run inside that stage (see FromSource).
+	fuse any
 }
 
 // New returns an empty graph.

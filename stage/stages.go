@@ -194,44 +194,84 @@ func Partition[T any](g *Graph, name string, in Port[*Batch[T]], n int, shard fu
 	if n < 1 {
 		panic("stage.Partition: n must be >= 1")
 	}
-	src := In(in, name)
 	outs := make([]Port[*Batch[T]], n)
-	pools := make([]*Pool[T], n)
 	for i := range outs {
 		outs[i] = NewPort[*Batch[T]](g, name)
-		pools[i] = NewPool[T](2*g.buffer+2, 64)
 	}
+	sp := newSplitter(g, outs, shard)
+	if f, ok := in.state.fuse.(*fusion[T]); ok && in.state.consumer == "" {
+		// The producer splits its own batches: the packets are split on
+		// the core that has just read them, and a hand-off is saved.
+		In(in, name)
+		f.split = sp
+		return outs
+	}
+	src := In(in, name)
 	g.Add(name, func(ctx context.Context) error {
-		defer func() {
-			for _, o := range outs {
-				close(o.ch)
-			}
-		}()
-		parts := make([]*Batch[T], n)
+		defer sp.close()
 		for b := range src {
-			for i := range parts {
-				p := pools[i].Get()
-				p.Watermark = b.Watermark
-				p.parent = b
-				parts[i] = p
-			}
-			b.Retain(n - 1)
-			for i := range b.Items {
-				s := shard(&b.Items[i])
-				parts[s].Items = append(parts[s].Items, b.Items[i])
-			}
-			for i, p := range parts {
-				if err := send(ctx, outs[i].ch, p); err != nil {
-					for _, q := range parts[i:] {
-						q.Release()
-					}
-					return err
-				}
+			if err := sp.split(ctx, b); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	return outs
+}
+
+// splitter divides batches among ports by a shard function.
+type splitter[T any] struct {
+	outs  []Port[*Batch[T]]
+	pools []*Pool[T]
+	shard func(*T) int
+	parts []*Batch[T]
+}
+
+func newSplitter[T any](g *Graph, outs []Port[*Batch[T]], shard func(*T) int) *splitter[T] {
+	sp := &splitter[T]{outs: outs, shard: shard, parts: make([]*Batch[T], len(outs))}
+	for range outs {
+		sp.pools = append(sp.pools, NewPool[T](2*g.buffer+2, 64))
+	}
+	return sp
+}
+
+// split sends b's items to their ports, in sub-batches that keep b alive
+// until all are released.
+func (sp *splitter[T]) split(ctx context.Context, b *Batch[T]) error {
+	n := len(sp.outs)
+	parts := sp.parts
+	for i := range parts {
+		p := sp.pools[i].Get()
+		p.Watermark = b.Watermark
+		p.parent = b
+		parts[i] = p
+	}
+	b.Retain(n - 1)
+	for i := range b.Items {
+		s := sp.shard(&b.Items[i])
+		parts[s].Items = append(parts[s].Items, b.Items[i])
+	}
+	for i, p := range parts {
+		if err := send(ctx, sp.outs[i].ch, p); err != nil {
+			for _, q := range parts[i:] {
+				q.Release()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (sp *splitter[T]) close() {
+	for _, o := range sp.outs {
+		close(o.ch)
+	}
+}
+
+// fusion is what a producing stage offers a Partition of its port: set
+// split, and the producer splits its batches itself.
+type fusion[T any] struct {
+	split *splitter[T]
 }
 
 // inAll marks every port in ins as consumed by the stage named by.
