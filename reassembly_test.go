@@ -469,17 +469,11 @@ func TestDiscardCountsAlike(t *testing.T) {
 		cfg := flowscope.Config{MaxBufferPerSide: 4096 + rng.IntN(30000)}
 		read := reassembleAll(t, pkts, cfg).record
 		cfg.NewStream = func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.Discard }
-		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-		var evs []flowscope.FlowEvent
-		for _, p := range pkts {
-			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
-			evs = tr.Track(&pk, evs)
+		recs := run(t, &cfg, pkts)
+		if len(recs) != 1 {
+			t.Fatalf("seed %d: %d records", seed, len(recs))
 		}
-		evs = tr.Flush(flowscope.EndOfInput, evs)
-		if len(evs) != 1 {
-			t.Fatalf("seed %d: %d records", seed, len(evs))
-		}
-		got := evs[0].Flow
+		got := recs[0]
 		for s := range got.Streams {
 			got.Streams[s].Inconsistent, read.Streams[s].Inconsistent = 0, 0
 		}

@@ -165,16 +165,21 @@ func answerText(rr dns.RR) string {
 	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
 
-// plainName reports whether a domain name prints as it is: letters,
-// digits, hyphens, underscores and dots (miekg/dns escapes the rest).
+// plainName reports whether a domain name prints as it is: labels of
+// plain characters (see plainByte) and dots.
 func plainName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if c := s[i]; c != '.' && !plainByte(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// plainByte reports whether miekg/dns prints a label byte as it is:
+// letters, digits, hyphens and underscores (it escapes the rest).
+func plainByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
 func trimDot(name string) string {

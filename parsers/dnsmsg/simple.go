@@ -136,11 +136,10 @@ func readName(b []byte, off int, dst []byte) ([]byte, int, bool) {
 	}
 }
 
-// plainLabel reports whether a label prints as it is: letters, digits,
-// hyphens and underscores.
+// plainLabel reports whether a label prints as it is.
 func plainLabel(b []byte) bool {
 	for _, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !plainByte(c) {
 			return false
 		}
 	}
