@@ -409,7 +409,11 @@ func (d *Decoded) decodeTunnel() error {
 	if d.Proto == ProtoUDP {
 		return d.decodeUDPTunnel()
 	}
-	return d.decodeIPTunnel(d.Payload)
+	// The inner packet must not keep the outer one's payload: a TCP
+	// header that fills its segment sets none.
+	b := d.Payload
+	d.Payload, d.PayloadLen = nil, 0
+	return d.decodeIPTunnel(b)
 }
 
 // decodeIPTunnel decodes what IP protocols 4 (IPv4), 41 (IPv6) and 47
