@@ -214,7 +214,7 @@ func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte,
 	st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
 	if !st.started {
 		st.started = true
-		st.base = me.start + 1
+		st.base = me.start() + 1
 		st.next = st.base
 		st.recentFrom = st.base
 		if t.compare > 0 {
@@ -442,10 +442,10 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 	for s := Orig; s <= Resp; s++ {
 		st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
 		if !st.started {
-			if !me.haveSeq || max(me.acked, me.top) <= me.start+1 {
+			if !me.haveSeq || max(me.acked, me.top) <= me.start()+1 {
 				continue
 			}
-			st.started, st.base = true, me.start+1
+			st.started, st.base = true, me.start()+1
 			st.next = st.base
 		}
 		for len(st.ooo) > 0 {

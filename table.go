@@ -115,7 +115,7 @@ type paged[T any] struct {
 type flowStore[K Key] = paged[entry[K]]
 
 const (
-	pageBits = 9
+	pageBits = 10
 	pageSize = 1 << pageBits
 )
 

@@ -32,18 +32,25 @@ const (
 
 // sideState is the per-side state the tracker keeps beyond SideStats.
 type sideState struct {
-	// Sequence space, unwrapped to 64 bits. start is the sequence number
-	// before the first data byte (the SYN's, or one less than the first
-	// seen); top is the highest sequence number reached (data and FIN);
-	// acked is the highest peer acknowledgement.
-	start      uint64
+	// Sequence space, unwrapped to 64 bits. top is the highest sequence
+	// number reached (data and FIN); acked is the highest peer
+	// acknowledgement; start (a method: it is kept as the 32-bit isn) is
+	// the sequence number before the first data byte.
 	top, acked uint64
+	// isn is the 32-bit sequence number before the first data byte: the
+	// SYN's, or one less than the first seen.
+	isn uint32
 	// rxmit and zeroWin count events whose letters repeat on a log scale.
 	rxmit, zeroWin uint32
 	state, prev    endpointState
 	haveSeq        bool
 	fin            bool // the side sent a FIN
 }
+
+// start is isn in the 64-bit sequence space, with 2^32 of headroom below
+// it so that data just before the start stays positive. Keeping the 32
+// bits instead of the 64 makes the TCP state of a flow 64 bytes, not 80.
+func (st *sideState) start() uint64 { return uint64(st.isn) + 1<<32 }
 
 // Bits of flowCore.seen, one per once-per-side letter, in the order
 // Zeek writes letters caused by the same packet.
@@ -150,13 +157,12 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 	if !me.haveSeq {
 		me.haveSeq = true
 		if syn {
-			me.start = uint64(seq)
+			me.isn = seq
 		} else {
-			me.start = uint64(seq - 1) // as if a SYN preceded it
+			me.isn = seq - 1 // as if a SYN preceded it
 		}
-		me.start += 1 << 32 // headroom so data just before start stays positive
-		me.top = me.start
-		me.acked = me.start
+		me.top = me.start()
+		me.acked = me.top
 	}
 	abs := unwrap(me.top, seq)
 	payloadAt = abs
@@ -168,7 +174,7 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 		end++
 		me.fin = true
 	}
-	if d.PayloadLen > 0 && end <= me.top && payloadAt > me.start {
+	if d.PayloadLen > 0 && end <= me.top && payloadAt > me.start() {
 		e.countLetter(s, histRetrans, &me.rxmit)
 	}
 	if end > me.top {
@@ -253,7 +259,7 @@ func (st *sideState) size() uint64 {
 		return 0
 	}
 	top := max(st.top, st.acked)
-	n := top - st.start
+	n := top - st.start()
 	if n > 0 {
 		n-- // the SYN octet (real or assumed)
 	}

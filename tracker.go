@@ -195,10 +195,16 @@ type addrKey interface {
 }
 
 // sideCounters are the counters of SideStats kept per packet; Bytes is
-// worked out when the flow ends.
+// worked out when the flow ends. They are 32 bits wide: few flows ever
+// pass 4 GiB or 4G packets a side, and those that do keep the carries in
+// the tracker's carries map, which saves every other flow 24 bytes.
 type sideCounters struct {
-	Packets, IPBytes, PayloadBytes uint64
+	Packets, IPBytes, PayloadBytes uint32
 }
+
+// wideCounters holds what overflowed a flow's sideCounters: the counts
+// above 32 bits, as multiples of 2^32.
+type wideCounters [2]struct{ Packets, IPBytes, PayloadBytes uint64 }
 
 type list struct{ head, tail int32 }
 
@@ -240,6 +246,7 @@ type Tracker[K Key] struct {
 	parent            [18]byte                  // the uid of the tunnel the packet came through
 	parents           map[int32][18]byte        // tunnel parents of open flows, by index
 	keyAddrs          bool                      // K is an addrKey
+	carries           map[int32]*wideCounters   // counter overflows of open flows, by index
 	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
 	scratch           FlowRecord                // records handed to handlers and built for events
 }
@@ -430,9 +437,13 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 		s = Resp
 	}
 	st := &e.rec.Stats[s]
+	ipLen, payLen := uint32(d.IPLength), uint32(d.PayloadLen)
 	st.Packets++
-	st.IPBytes += uint64(d.IPLength)
-	st.PayloadBytes += uint64(d.PayloadLen)
+	st.IPBytes += ipLen
+	st.PayloadBytes += payLen
+	if st.Packets == 0 || st.IPBytes < ipLen || st.PayloadBytes < payLen {
+		t.carry(idx, s, st, ipLen, payLen)
+	}
 	if ts > e.rec.Last {
 		e.rec.Last = ts
 	}
@@ -447,7 +458,7 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 			if e.sid != 0 {
 				t.ack = 0
 				if peer := &tcp[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
-					if a, base := unwrap(peer.top, d.Ack), peer.start+1; a > base {
+					if a, base := unwrap(peer.top, d.Ack), peer.start()+1; a > base {
 						t.ack = a - base
 					}
 				}
@@ -551,7 +562,16 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 		r.Orig.Addr, r.Resp.Addr = a[0], a[1]
 	}
 	for s := range r.Stats {
-		r.Stats[s] = SideStats{Packets: c.Stats[s].Packets, IPBytes: c.Stats[s].IPBytes, PayloadBytes: c.Stats[s].PayloadBytes}
+		r.Stats[s] = SideStats{Packets: uint64(c.Stats[s].Packets), IPBytes: uint64(c.Stats[s].IPBytes), PayloadBytes: uint64(c.Stats[s].PayloadBytes)}
+	}
+	if len(t.carries) != 0 {
+		if w, ok := t.carries[idx]; ok {
+			for s := range r.Stats {
+				r.Stats[s].Packets += w[s].Packets
+				r.Stats[s].IPBytes += w[s].IPBytes
+				r.Stats[s].PayloadBytes += w[s].PayloadBytes
+			}
+		}
 	}
 	if e.sid != 0 {
 		st := t.strm[e.sid-1]
@@ -601,6 +621,28 @@ func (t *Tracker[K]) classify(e *entry[K]) uint8 {
 	return classOther
 }
 
+// carry records that a counter of side s of flow idx wrapped when the
+// packet just counted (ipLen and payLen bytes) was added.
+func (t *Tracker[K]) carry(idx int32, s Side, st *sideCounters, ipLen, payLen uint32) {
+	if t.carries == nil {
+		t.carries = map[int32]*wideCounters{}
+	}
+	w := t.carries[idx]
+	if w == nil {
+		w = new(wideCounters)
+		t.carries[idx] = w
+	}
+	if st.Packets == 0 {
+		w[s].Packets += 1 << 32
+	}
+	if st.IPBytes < ipLen {
+		w[s].IPBytes += 1 << 32
+	}
+	if st.PayloadBytes < payLen {
+		w[s].PayloadBytes += 1 << 32
+	}
+}
+
 // idleReason is the end reason of a flow that timed out in its class.
 func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
 	if e.rec.class == classTCPClosed {
@@ -629,6 +671,9 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	}
 	if t.addrs != nil {
 		delete(t.addrs, idx)
+	}
+	if len(t.carries) != 0 {
+		delete(t.carries, idx)
 	}
 	switch r.Proto {
 	case flowkey.ProtoTCP:

@@ -165,6 +165,50 @@ func TestTrackerCountsIPBytes(t *testing.T) {
 	}
 }
 
+// TestTrackerCountsPast32Bits sends more than 4 GiB one way: the byte
+// counters, kept in 32 bits per flow, carry into the tracker's wide
+// counters, and the flow that takes the entry next starts from zero.
+func TestTrackerCountsPast32Bits(t *testing.T) {
+	const n, size = 70_000, 65_000 // 4.55 GB of payload
+	big := pcapgen.UDP(cli, srv, make([]byte, size))
+	small := pcapgen.UDP(srv, cli, make([]byte, 10))
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	var evs []flowscope.FlowEvent
+	track := func(data []byte, ts time.Time) {
+		p := flowscope.Packet{Data: data, Timestamp: ts, Length: len(data), LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&p, evs)
+	}
+	for i := range n {
+		track(big, t0.Add(time.Duration(i)*time.Microsecond))
+		if i%1000 == 0 {
+			track(small, t0.Add(time.Duration(i)*time.Microsecond))
+		}
+	}
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	track(small, t0.Add(time.Second))
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	var recs []flowscope.FlowRecord
+	for _, e := range evs {
+		if e.Kind == flowscope.FlowEnded {
+			recs = append(recs, e.Flow)
+		}
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d flows, want 2", len(recs))
+	}
+	want := flowscope.SideStats{Packets: n, IPBytes: n * (20 + 8 + size), PayloadBytes: n * size, Bytes: n * size}
+	if got := recs[0].Stats[flowscope.Orig]; got != want {
+		t.Errorf("big side = %+v, want %+v", got, want)
+	}
+	if got := recs[0].Stats[flowscope.Resp].Packets; got != n/1000 {
+		t.Errorf("small side: %d packets, want %d", got, n/1000)
+	}
+	want = flowscope.SideStats{Packets: 1, IPBytes: 20 + 8 + 10, PayloadBytes: 10, Bytes: 10}
+	if got := recs[1].Stats[flowscope.Orig]; got != want {
+		t.Errorf("next flow = %+v, want %+v", got, want)
+	}
+}
+
 func TestTrackerIdleTimeoutSplitsFlow(t *testing.T) {
 	a := pcapgen.UDPExchange(cli, srv, t0, 1, 10, 10)
 	b := pcapgen.UDPExchange(cli, srv, t0.Add(2*time.Minute), 1, 10, 10)
