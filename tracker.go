@@ -26,7 +26,8 @@ type Config struct {
 	OtherTimeout time.Duration
 	// MaxFlows bounds the flow table. When it is full, the least recently
 	// seen flow (to within a second of packet time) is ended with reason
-	// EndEvicted. Zero means 1,000,000.
+	// EndEvicted. Zero means 1,000,000; at most 2^26-1 (67M) flows are
+	// kept per tracker, a larger value counts as that.
 	MaxFlows int
 	// StartEvents makes Track emit a FlowStarted event for each new flow.
 	StartEvents bool
@@ -143,9 +144,6 @@ const none = -1
 // that a packet touches as few cache lines of its flow as possible.
 type entry[K Key] struct {
 	key K
-	// hash holds the low 32 bits of the key's hash; the table's slot
-	// holds the high ones.
-	hash uint32
 	// sid is 1 + the index of the flow's reassembly state in the
 	// tracker's strm; 0 unless Config.NewStream asked for this
 	// connection's bytes. An index, not a pointer, keeps entries free of
@@ -297,8 +295,9 @@ func NewTracker[K Key](ext Extractor[K], cfg *Config) *Tracker[K] {
 	if t.maxFlows <= 0 {
 		t.maxFlows = DefaultMaxFlows
 	}
+	t.maxFlows = min(t.maxFlows, maxTableFlows)
 	_, t.keyAddrs = any(new(K)).(addrKey)
-	t.table.init(min(2*t.maxFlows, minTableSlots))
+	t.table.init(min(2*t.maxFlows, minTableSlots), t.maxFlows)
 	for i := range t.lists {
 		t.lists[i] = list{none, none}
 	}
@@ -493,7 +492,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		idx = t.flows.add()
 	}
 	e := t.flows.at(idx)
-	*e = entry[K]{key: key, hash: uint32(h), prev: none, next: none}
+	*e = entry[K]{key: key, prev: none, next: none}
 	e.rec.origIsFwd = fwd
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
@@ -658,7 +657,7 @@ func (t *Tracker[K]) idleReason(e *entry[K]) EndReason {
 func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEvent {
 	e := t.flows.at(idx)
 	t.unlink(idx)
-	remove(&t.table, &t.flows, idx, uint64(e.hash))
+	remove(&t.table, &t.flows, idx, e.key.Hash())
 	t.free = append(t.free, idx)
 	if e.sid != 0 && t.strm[e.sid-1].h != nil {
 		t.finishStreams(e)
