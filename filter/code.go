@@ -70,9 +70,13 @@ func not(a test) test {
 }
 
 // always and never go to one exit whatever A holds.
-func always(c *coder, t, _ label) { c.ins = append(c.ins, insn{jump: true, cond: bpf.JumpEqual, t: t, f: t}) }
+func always(c *coder, t, _ label) {
+	c.ins = append(c.ins, insn{jump: true, cond: bpf.JumpEqual, t: t, f: t})
+}
 
-func never(c *coder, _, f label) { c.ins = append(c.ins, insn{jump: true, cond: bpf.JumpEqual, t: f, f: f}) }
+func never(c *coder, _, f label) {
+	c.ins = append(c.ins, insn{jump: true, cond: bpf.JumpEqual, t: f, f: f})
+}
 
 // cmp returns a test that loads size bytes at off and compares them
 // with val (after and-ing with mask, when not zero).
