@@ -3,6 +3,8 @@ package filter
 import (
 	"testing"
 
+	"golang.org/x/net/bpf"
+
 	"github.com/flowscope-go/flowscope/flowkey"
 )
 
@@ -31,7 +33,19 @@ func FuzzCompile(f *testing.F) {
 			if n := len(flt.Program()); n == 0 || n > maxInstructions {
 				t.Fatalf("%q: program of %d instructions", expr, n)
 			}
-			flt.Match(pkt)
+			// The interpreter against x/net/bpf's on the same program.
+			insts, ok := bpf.Disassemble(flt.Program())
+			if !ok {
+				t.Fatalf("%q: program does not disassemble", expr)
+			}
+			vm, err := bpf.NewVM(insts)
+			if err != nil {
+				t.Fatalf("%q: %v", expr, err)
+			}
+			n, err := vm.Run(pkt)
+			if want := err == nil && n > 0; flt.Match(pkt) != want {
+				t.Fatalf("%q on % x: Match %v, x/net/bpf %v", expr, pkt, !want, want)
+			}
 		}
 	})
 }
