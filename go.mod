@@ -9,4 +9,4 @@ require (
 	golang.org/x/sync v0.25.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require golang.org/x/sys v0.47.0

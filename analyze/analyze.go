@@ -14,6 +14,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/conversation"
@@ -64,6 +65,22 @@ type Options struct {
 	// Tracker configures the trackers (nil means defaults). Its NewStream
 	// is replaced.
 	Tracker *flowscope.Config
+	// Report, when set, is called every ReportEvery while the run goes
+	// on, from a goroutine of its own (a live capture's --stats).
+	Report      func(Progress)
+	ReportEvery time.Duration
+}
+
+// Progress is a snapshot of a run for Options.Report.
+type Progress struct {
+	// Source sums the sources' counters (for live sources only: file
+	// sources are not read while they run).
+	Source source.Stats
+	// Tracker sums the trackers' counters.
+	Tracker flowscope.Stats
+	// OpenFlows and Buffered are the flows open and the bytes held for
+	// TCP reassembly.
+	OpenFlows, Buffered int
 }
 
 // Run reads src to its end and writes conn and protocol records to w as
@@ -71,38 +88,114 @@ type Options struct {
 // read error still lets everything read before it be written. It does
 // not close src or w; it flushes w.
 func Run(ctx context.Context, src source.Source, w io.Writer, o Options) (flowscope.Stats, error) {
+	return run(ctx, []source.Source{src}, w, o, false)
+}
+
+// RunLive is Run for a live capture: each source feeds a flow-tracking
+// shard of its own (the sockets of a fanout group, which the kernel
+// splits by flow; o.Workers is not used), w is flushed after every batch
+// so that records appear as flows end, records come in the order the
+// shards produce them, and flows still open when the sources end (after
+// source.Live.Stop) get reason shutdown.
+func RunLive(ctx context.Context, srcs []source.Source, w io.Writer, o Options) (flowscope.Stats, error) {
+	return run(ctx, srcs, w, o, true)
+}
+
+func run(ctx context.Context, srcs []source.Source, w io.Writer, o Options, live bool) (flowscope.Stats, error) {
 	protocols := o.Protocols
 	if protocols == nil {
 		protocols, _ = ParseProtocols("")
 	}
 	workers := max(o.Workers, 1)
+	if live {
+		workers = len(srcs)
+	}
 	// One buffer for every record kind: conn and http lines interleave
 	// whole, in the same order on every run (stage.ToPair).
 	bw := bufio.NewWriterSize(w, 256<<10)
-	sinks := sink.Tee[flowscope.FlowEvent]{sink.NewZeek(bw)}
+	var events sink.Sink[flowscope.FlowEvent] = sink.NewZeek(bw)
+	var records sink.Sink[sink.Record] = sink.NewZeekRecords(bw)
+	if live {
+		// ToPair writes a batch of events, then one of records: flushing
+		// after the records puts each batch's lines out together.
+		records = flushing[sink.Record]{records, bw}
+	}
+	sinks := sink.Tee[flowscope.FlowEvent]{events}
 	if o.Transcripts != nil {
 		sinks = append(sinks, o.Transcripts.Index())
 	}
 	g := stage.New(nil)
-	pkts := stage.FromSource(g, "read", src)
 	shardCfg := stage.ShardConfig(o.Tracker, workers)
-	events, recs, stats := stage.TrackSide(g, "track", pkts, workers, flowkey.FiveTupleExtractor{},
-		func(emit func(sink.Record)) *flowscope.Tracker[flowkey.FiveTuple] {
-			cfg := shardCfg
-			cfg.NewStream = streamHandlers(o.Transcripts, protocols, emit)
-			if protocols["dns"] {
-				cfg.NewDatagram = func(rec *flowscope.FlowRecord) flowscope.DatagramHandler {
-					conn := sink.ConnOf(rec)
-					return flowscope.DatagramHandlerFor(dnsmsg.Parser{}.NewDatagram(rec), func(tx *dnsmsg.Transaction) {
-						emit(sink.Record{Conn: conn, DNS: tx})
-					})
-				}
+	newTracker := func(emit func(sink.Record)) *flowscope.Tracker[flowkey.FiveTuple] {
+		cfg := shardCfg
+		cfg.NewStream = streamHandlers(o.Transcripts, protocols, emit)
+		if protocols["dns"] {
+			cfg.NewDatagram = func(rec *flowscope.FlowRecord) flowscope.DatagramHandler {
+				conn := sink.ConnOf(rec)
+				return flowscope.DatagramHandlerFor(dnsmsg.Parser{}.NewDatagram(rec), func(tx *dnsmsg.Transaction) {
+					emit(sink.Record{Conn: conn, DNS: tx})
+				})
 			}
-			return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-		})
-	stage.ToPair(g, "write", events, recs, sinks, sink.NewZeekRecords(bw))
+		}
+		return flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+	}
+	var evs stage.Port[*stage.Batch[flowscope.FlowEvent]]
+	var recs stage.Port[*stage.Batch[sink.Record]]
+	var stats *stage.TrackStats
+	if live {
+		ins := make([]stage.Port[*stage.Batch[flowscope.Packet]], len(srcs))
+		for i, src := range srcs {
+			ins[i] = stage.FromSource(g, fmt.Sprintf("read-%d", i), src)
+		}
+		evs, recs, stats = stage.TrackSideSharded(g, "track", ins, flowscope.EndShutdown, newTracker)
+	} else {
+		pkts := stage.FromSource(g, "read", srcs[0])
+		evs, recs, stats = stage.TrackSide(g, "track", pkts, workers, flowkey.FiveTupleExtractor{}, newTracker)
+	}
+	stage.ToPair(g, "write", evs, recs, sinks, records)
+	if o.Report != nil && o.ReportEvery > 0 {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			t := time.NewTicker(o.ReportEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+				var p Progress
+				if live {
+					for _, src := range srcs {
+						st := src.Stats()
+						p.Source.Packets += st.Packets
+						p.Source.Bytes += st.Bytes
+						p.Source.Dropped += st.Dropped
+						p.Source.Filtered += st.Filtered
+					}
+				}
+				p.Tracker = stats.Stats()
+				p.OpenFlows, p.Buffered = stats.Open()
+				o.Report(p)
+			}
+		}()
+	}
 	err := g.Run(ctx)
 	return stats.Stats(), err
+}
+
+// flushing is a sink that flushes a buffer after each write.
+type flushing[T any] struct {
+	sink.Sink[T]
+	bw *bufio.Writer
+}
+
+func (f flushing[T]) Write(ctx context.Context, items []T) error {
+	if err := f.Sink.Write(ctx, items); err != nil {
+		return err
+	}
+	return f.bw.Flush()
 }
 
 // streamHandlers returns what each TCP connection's reassembled streams

@@ -49,6 +49,9 @@ type Stats struct {
 	// Dropped counts packets lost before the source could read them (a
 	// live capture's kernel ring); always 0 for files.
 	Dropped uint64
+	// Filtered counts packets a capture filter rejected in user space
+	// (see Filtered); a filter in the kernel rejects them uncounted.
+	Filtered uint64
 	// Files is the number of capture files opened so far.
 	Files int
 }
@@ -60,6 +63,11 @@ type Batch struct {
 	Packets []flowscope.Packet
 	// Data is the buffer the packets' bytes live in.
 	Data []byte
+	// Now is set by live sources: the wall-clock time (Unix ns) up to
+	// which the batch reports what was captured. Time-driven work (idle
+	// flows, unanswered queries) advances to it even when a batch comes
+	// back empty. Zero for files, where packet time alone counts.
+	Now int64
 }
 
 // Default batch bounds: a batch is handed on when it holds
@@ -77,6 +85,7 @@ const (
 func (b *Batch) Reset() {
 	b.Packets = b.Packets[:0]
 	b.Data = b.Data[:0]
+	b.Now = 0
 }
 
 // Len returns the number of packets.

@@ -39,8 +39,11 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 			for i := range b.Items {
 				wm = max(wm, b.Items[i].Timestamp.UnixNano())
 			}
+			// A live source's clock moves time on without packets.
+			ticked := sb.Now > wm
+			wm = max(wm, sb.Now)
 			b.Watermark = wm
-			if len(b.Items) > 0 {
+			if len(b.Items) > 0 || ticked {
 				// Packets read before an error are still delivered.
 				if serr := emit(b); serr != nil {
 					if fuse.split == nil {

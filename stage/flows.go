@@ -10,9 +10,13 @@ import (
 )
 
 // TrackStats gives the counters of the trackers behind a Track stage.
+// Each shard publishes its figures after every input batch, so they can
+// be read while the graph runs (a live capture's periodic report).
 type TrackStats struct {
 	mu     sync.Mutex
 	shards []flowscope.Stats
+	open   []int
+	buffer []int
 }
 
 // Stats returns the counters summed over all shards. The figures are
@@ -27,9 +31,26 @@ func (s *TrackStats) Stats() flowscope.Stats {
 	return sum
 }
 
-func (s *TrackStats) set(i int, st flowscope.Stats) {
+// Open returns the flows open and the bytes held for TCP reassembly,
+// summed over the shards, as of each shard's last batch.
+func (s *TrackStats) Open() (flows, buffered int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.open {
+		flows += s.open[i]
+		buffered += s.buffer[i]
+	}
+	return flows, buffered
+}
+
+func newTrackStats(n int) *TrackStats {
+	return &TrackStats{shards: make([]flowscope.Stats, n), open: make([]int, n), buffer: make([]int, n)}
+}
+
+func (s *TrackStats) set(i int, st flowscope.Stats, open, buffered int) {
 	s.mu.Lock()
 	s.shards[i] = st
+	s.open[i], s.buffer[i] = open, buffered
 	s.mu.Unlock()
 }
 
@@ -60,10 +81,23 @@ func TrackSide[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flo
 	return track(g, name, in, workers, ext, newTracker, true)
 }
 
+// TrackSideSharded is TrackSide over inputs that are already split by
+// flow, one per shard, such as the sockets of a live capture's fanout
+// group (the kernel hashes each flow to one socket): there is no
+// partition, and the shards' outputs are merged in the order they come,
+// which differs from run to run. At the end of input every shard flushes
+// its open flows with reason final (EndShutdown for a capture that was
+// stopped).
+func TrackSideSharded[K flowscope.Key, S any](g *Graph, name string, ins []Port[*Batch[flowscope.Packet]], final flowscope.EndReason,
+	newTracker func(emit func(S)) *flowscope.Tracker[K]) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[S]], *TrackStats) {
+	stats := newTrackStats(len(ins))
+	return shards(g, name, ins, newTracker, true, final, stats, Merge[*Batch[flowscope.FlowEvent]], Merge[*Batch[S]])
+}
+
 func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], workers int,
 	ext flowscope.Extractor[K], newTracker func(emit func(S)) *flowscope.Tracker[K], withSide bool) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[S]], *TrackStats) {
 	workers = max(workers, 1)
-	stats := &TrackStats{shards: make([]flowscope.Stats, workers)}
+	stats := newTrackStats(workers)
 	shardIn := []Port[*Batch[flowscope.Packet]]{in}
 	if workers > 1 {
 		var dec flowkey.Decoder
@@ -97,6 +131,17 @@ func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowsco
 			return int(k.Hash() % uint64(workers))
 		})
 	}
+	return shards(g, name, shardIn, newTracker, withSide, flowscope.EndOfInput, stats,
+		MergeInOrder[*Batch[flowscope.FlowEvent]], MergeInOrder[*Batch[S]])
+}
+
+// shards runs one tracker per input and merges their outputs with the
+// merge functions given.
+func shards[K flowscope.Key, S any](g *Graph, name string, shardIn []Port[*Batch[flowscope.Packet]],
+	newTracker func(emit func(S)) *flowscope.Tracker[K], withSide bool, final flowscope.EndReason, stats *TrackStats,
+	mergeEvents func(*Graph, string, ...Port[*Batch[flowscope.FlowEvent]]) Port[*Batch[flowscope.FlowEvent]],
+	mergeSide func(*Graph, string, ...Port[*Batch[S]]) Port[*Batch[S]]) (Port[*Batch[flowscope.FlowEvent]], Port[*Batch[S]], *TrackStats) {
+	workers := len(shardIn)
 	outs := make([]Port[*Batch[flowscope.FlowEvent]], workers)
 	var sides []Port[*Batch[S]]
 	for i, p := range shardIn {
@@ -112,7 +157,7 @@ func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowsco
 		} else {
 			tr = newTracker(nil)
 		}
-		outs[i] = trackShard(g, name, p, i, tr, stats, side)
+		outs[i] = trackShard(g, name, p, i, tr, stats, side, final)
 	}
 	var merged Port[*Batch[S]]
 	if workers == 1 {
@@ -122,9 +167,9 @@ func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowsco
 		return outs[0], merged, stats
 	}
 	if withSide {
-		merged = MergeInOrder(g, name+"/merge-side", sides...)
+		merged = mergeSide(g, name+"/merge-side", sides...)
 	}
-	return MergeInOrder(g, name+"/merge", outs...), merged, stats
+	return mergeEvents(g, name+"/merge", outs...), merged, stats
 }
 
 // sideOut collects the side items a shard emits between input batches.
@@ -180,7 +225,7 @@ func ShardConfig(cfg *flowscope.Config, workers int) flowscope.Config {
 // trackShard runs one tracker: one output batch per input batch (possibly
 // empty), then one batch of flushed records.
 func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
-	tr *flowscope.Tracker[K], stats *TrackStats, side *sideOut[S]) Port[*Batch[flowscope.FlowEvent]] {
+	tr *flowscope.Tracker[K], stats *TrackStats, side *sideOut[S], final flowscope.EndReason) Port[*Batch[flowscope.FlowEvent]] {
 	src := In(in, name)
 	out := NewPort[*Batch[flowscope.FlowEvent]](g, name)
 	pool := NewPool[flowscope.FlowEvent](2*g.buffer+2, 64)
@@ -189,7 +234,7 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 		if side != nil {
 			defer close(side.port.ch)
 		}
-		defer func() { stats.set(shard, tr.Stats()) }()
+		defer func() { stats.set(shard, tr.Stats(), tr.Len(), tr.Buffered()) }()
 		for b := range src {
 			o := pool.Get()
 			for i := range b.Items {
@@ -197,6 +242,7 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 			}
 			wm := b.Watermark
 			o.Items = tr.Advance(wm, o.Items)
+			stats.set(shard, tr.Stats(), tr.Len(), tr.Buffered())
 			o.Watermark = wm
 			b.Release()
 			// o belongs to the receiver once sent: use wm, not o, after.
@@ -215,7 +261,7 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 		}
 		o := pool.Get()
 		o.Items = slices.Grow(o.Items, tr.Len()) // one allocation, not a doubling series
-		o.Items = tr.Flush(flowscope.EndOfInput, o.Items)
+		o.Items = tr.Flush(final, o.Items)
 		o.Watermark = tr.Now()
 		if err := send(ctx, out.ch, o); err != nil {
 			o.Release()

@@ -1,5 +1,7 @@
-// Command flowscope reads packet captures and writes one record per
-// bidirectional flow, as JSON Lines with Zeek's conn.log field names.
+// Command flowscope reads packet captures, or captures live from a
+// network interface, and writes one record per bidirectional flow, as
+// JSON Lines with Zeek's conn.log field names, with HTTP, DNS and TLS
+// records beside them.
 //
 // Run it with no arguments to analyse a small capture embedded in the
 // binary; see -h for the options.
@@ -31,13 +33,27 @@ const usage = `flowscope: passive flow analysis of packet captures
 
 Usage:
   flowscope [options] [-r FILE]...
+  flowscope [options] -i INTERFACE
 
-With no -r, flowscope analyses a small capture embedded in the binary
-(HTTP and DNS recorded on loopback) and says so on stderr.
+With no -r and no -i, flowscope analyses a small capture embedded in the
+binary (HTTP and DNS recorded on loopback) and says so on stderr.
 
 Input:
   -r FILE            read a pcap or pcapng capture; repeat to read several
                      files in order as one stream
+  -i INTERFACE       capture live on INTERFACE (Linux AF_PACKET; needs
+                     root or CAP_NET_RAW). Timers run on the wall clock;
+                     Ctrl-C or SIGTERM stops the capture, ends the open
+                     flows (end_reason "shutdown") and writes them; a
+                     second signal exits at once
+  -f EXPR            capture filter in tcpdump's language (host, net, port,
+                     portrange, src/dst, tcp/udp/icmp/ip/ip6, vlan, and/or/
+                     not, parentheses); run in the kernel when live
+  --count N          stop after N packets
+  --duration D       stop a live capture after D (such as 30s, 5m)
+  --promisc          put the interface in promiscuous mode
+  --ring MB          kernel ring per capture socket, in MiB (default 32);
+                     what arrives while it is full is dropped and counted
 
 Output:
   -w FILE            write records to FILE instead of standard output
@@ -51,21 +67,31 @@ Output:
   --protocols LIST   comma-separated protocol parsers to run: http, dns,
                      tls (all of them by default); "none" gives flow (conn)
                      records only
+  --write-pcap FILE  also save the packets read (after -f and --count) to
+                     FILE, a nanosecond pcap
+  --rotate MB        with --write-pcap, start a new file (FILE1, FILE2 ...)
+                     each time one reaches MB MiB
+  --stats D          every D, one line on stderr: packets, kernel drops,
+                     open flows, bytes held for reassembly
   -q                 no summary line on stderr
 
 Processing:
-  --workers N        flow-tracking shards (default: number of CPUs, %d here)
+  --workers N        flow-tracking shards (default: number of CPUs, %d here);
+                     live, one capture socket per shard in a fanout group
 
 Profiling:
   --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof)
   --memprofile FILE  write a heap profile at the end of the run to FILE
 
-Exit status is 0 on success, 1 when input or output failed (records
-decoded before the failure are still written), 2 on bad usage.
+Exit status is 0 on success (a capture stopped by a signal included), 1
+when input or output failed (records decoded before the failure are
+still written), 2 on bad usage.
 
 Examples:
   flowscope -r capture.pcap > conn.jsonl
   flowscope -r a.pcap -r b.pcapng --workers 4 -w conn.jsonl
+  flowscope -r capture.pcap -f 'tcp port 443 or udp port 53'
+  flowscope -i eth0 --stats 10s --write-pcap /var/tmp/eth0.pcap --rotate 100
 `
 
 type fileList []string
@@ -75,6 +101,15 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 type options struct {
 	reads     fileList
+	iface     string
+	filter    string
+	count     uint64
+	duration  time.Duration
+	promisc   bool
+	ringMB    int
+	pcapOut   string
+	rotateMB  int
+	statsEv   time.Duration
 	write     string
 	transcr   string
 	trText    bool
@@ -87,17 +122,28 @@ type options struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, sigs))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is the command; signals (may be nil) delivers SIGINT and SIGTERM:
+// the first stops reading and lets the run finish, the second exits.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
 	var o options
 	fs := flag.NewFlagSet("flowscope", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // -h is handled below; other errors get one line
 	fs.Var(&o.reads, "r", "read a capture file (repeatable)")
+	fs.StringVar(&o.iface, "i", "", "capture live on this interface")
+	fs.StringVar(&o.filter, "f", "", "capture filter expression")
+	fs.Uint64Var(&o.count, "count", 0, "stop after this many packets")
+	fs.DurationVar(&o.duration, "duration", 0, "stop a live capture after this long")
+	fs.BoolVar(&o.promisc, "promisc", false, "promiscuous mode")
+	fs.IntVar(&o.ringMB, "ring", 0, "kernel ring per socket, MiB")
+	fs.StringVar(&o.pcapOut, "write-pcap", "", "save packets to this pcap file")
+	fs.IntVar(&o.rotateMB, "rotate", 0, "rotate the pcap file at this many MiB")
+	fs.DurationVar(&o.statsEv, "stats", 0, "periodic statistics interval")
 	fs.StringVar(&o.write, "w", "", "write records to this file")
 	fs.StringVar(&o.transcr, "transcripts", "", "write TCP transcripts to this directory")
 	fs.BoolVar(&o.trText, "transcripts-text", false, "also write readable interleaved transcripts")
@@ -137,19 +183,110 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var src *source.Files
-	if len(o.reads) == 0 {
-		fmt.Fprintf(stderr, "flowscope: no -r given; analysing the embedded sample capture %s (%d bytes). See -h.\n",
-			sample.Name, len(sample.Capture))
-		src, err = source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
+	if o.iface != "" && len(o.reads) > 0 {
+		fmt.Fprintf(stderr, "flowscope: -i and -r cannot be used together\n")
+		return 2
+	}
+	if o.duration < 0 || o.ringMB < 0 || o.rotateMB < 0 || o.statsEv < 0 {
+		fmt.Fprintf(stderr, "flowscope: --duration, --ring, --rotate and --stats must not be negative\n")
+		return 2
+	}
+	if o.duration > 0 && o.iface == "" {
+		fmt.Fprintf(stderr, "flowscope: --duration needs -i (a file ends on its own; --count limits packets)\n")
+		return 2
+	}
+	if o.rotateMB > 0 && o.pcapOut == "" {
+		fmt.Fprintf(stderr, "flowscope: --rotate needs --write-pcap FILE\n")
+		return 2
+	}
+
+	// limit ends the sources: at --count packets, or on a signal.
+	var srcs []source.Source
+	var lives []*source.Live
+	stopLives := func() {
+		for _, l := range lives {
+			l.Stop()
+		}
+	}
+	limit := source.NewLimit(^uint64(0), nil)
+	if o.count > 0 {
+		limit = source.NewLimit(o.count, stopLives)
+	}
+	if o.iface != "" {
+		lives, err = source.OpenLive(source.LiveConfig{Interface: o.iface, Filter: o.filter, Promiscuous: o.promisc,
+			Sockets: o.workers, RingBytes: o.ringMB << 20})
+		if err != nil {
+			fmt.Fprintf(stderr, "flowscope: %v\n", err)
+			return 1
+		}
+		for _, l := range lives {
+			defer l.Close()
+			srcs = append(srcs, l)
+		}
 	} else {
-		src, err = source.OpenFiles(o.reads...)
+		var files *source.Files
+		if len(o.reads) == 0 {
+			fmt.Fprintf(stderr, "flowscope: no -r given; analysing the embedded sample capture %s (%d bytes). See -h.\n",
+				sample.Name, len(sample.Capture))
+			files, err = source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
+		} else {
+			files, err = source.OpenFiles(o.reads...)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "flowscope: %v\n", err)
+			return 1
+		}
+		defer files.Close()
+		var src source.Source = files
+		if o.filter != "" {
+			if src, err = source.NewFiltered(files, o.filter); err != nil {
+				fmt.Fprintf(stderr, "flowscope: %v\n", err)
+				return 2
+			}
+		}
+		srcs = []source.Source{src}
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "flowscope: %v\n", err)
-		return 1
+	stopReading := func() {
+		limit.Stop()
+		stopLives()
 	}
-	defer src.Close()
+	if o.duration > 0 {
+		t := time.AfterFunc(o.duration, stopReading)
+		defer t.Stop()
+	}
+	if signals != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-signals:
+			case <-done:
+				return
+			}
+			fmt.Fprintln(stderr, "flowscope: stopping: ending open flows and writing them (a second signal exits at once)")
+			stopReading()
+			select {
+			case <-signals:
+				fmt.Fprintln(stderr, "flowscope: exiting at once")
+				os.Exit(130)
+			case <-done:
+			}
+		}()
+	}
+	var pcapOut *sink.Pcap
+	if o.pcapOut != "" {
+		if pcapOut, err = sink.NewPcap(o.pcapOut, int64(o.rotateMB)<<20); err != nil {
+			fmt.Fprintf(stderr, "flowscope: --write-pcap: %v\n", err)
+			return 1
+		}
+	}
+	for i, src := range srcs {
+		src = limit.Wrap(src)
+		if pcapOut != nil {
+			src = &recorded{Source: src, pcap: pcapOut}
+		}
+		srcs[i] = src
+	}
 
 	out := stdout
 	if o.write != "" {
@@ -183,10 +320,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	start := time.Now()
-	st, runErr := analyze.Run(ctx, src, out, analyze.Options{Workers: o.workers, Protocols: protocols, Transcripts: transcripts})
+	ao := analyze.Options{Workers: o.workers, Protocols: protocols, Transcripts: transcripts}
+	if o.statsEv > 0 {
+		ao.ReportEvery = o.statsEv
+		last := start
+		var lastPackets uint64
+		ao.Report = func(p analyze.Progress) {
+			now := time.Now()
+			packets := p.Tracker.Packets
+			if lives != nil {
+				packets = p.Source.Packets
+			}
+			rate := float64(packets-lastPackets) / max(now.Sub(last).Seconds(), 1e-9)
+			last, lastPackets = now, packets
+			fmt.Fprintf(stderr, "flowscope: %s: %d packets (%.0f/s), %d dropped by the kernel, %d flows open, %d started, %d bytes held for reassembly\n",
+				now.Sub(start).Round(time.Second), packets, rate, p.Source.Dropped, p.OpenFlows, p.Tracker.Flows, p.Buffered)
+		}
+	}
+	var st flowscope.Stats
+	var runErr error
+	if lives != nil {
+		st, runErr = analyze.RunLive(ctx, srcs, out, ao)
+	} else {
+		st, runErr = analyze.Run(ctx, srcs[0], out, ao)
+	}
 	elapsed := time.Since(start)
 	if transcripts != nil {
 		if err := transcripts.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if pcapOut != nil {
+		if err := pcapOut.Close(); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
@@ -217,6 +382,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rate := float64(st.Packets) / max(elapsed.Seconds(), 1e-9)
 		fmt.Fprintf(stderr, "flowscope: %d packets, %d flows, %d skipped%s, %s, %.0f packets/s\n",
 			st.Packets, st.Flows, st.Skipped(), skipReasons(st), elapsed.Round(time.Microsecond), rate)
+		if lives != nil {
+			var ss source.Stats
+			for _, l := range lives {
+				ls := l.Stats()
+				ss.Packets += ls.Packets
+				ss.Dropped += ls.Dropped
+			}
+			fmt.Fprintf(stderr, "flowscope: captured %d packets on %s with %d socket(s), %d dropped by the kernel\n",
+				ss.Packets, o.iface, len(lives), ss.Dropped)
+		}
+		if pcapOut != nil {
+			fmt.Fprintf(stderr, "flowscope: saved %d packets to %s\n", pcapOut.Packets(), strings.Join(pcapOut.Files(), ", "))
+		}
 	}
 	return status
 }
@@ -263,6 +441,24 @@ func describe(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe
+	}
+	return err
+}
+
+// recorded saves every packet a source delivers to a pcap file, in the
+// source's goroutine.
+type recorded struct {
+	source.Source
+	pcap *sink.Pcap
+}
+
+func (r *recorded) ReadBatch(ctx context.Context, b *source.Batch) error {
+	err := r.Source.ReadBatch(ctx, b)
+	for i := range b.Packets {
+		if werr := r.pcap.WritePacket(&b.Packets[i]); werr != nil {
+			b.Packets = b.Packets[:i] // what was saved is still analysed
+			return fmt.Errorf("--write-pcap: %w", werr)
+		}
 	}
 	return err
 }

@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = run(context.Background(), args, &o, &e)
+	code = run(context.Background(), args, &o, &e, nil)
 	return code, o.String(), e.String()
 }
 
