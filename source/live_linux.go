@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -139,26 +137,35 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 // AF_PACKET socket, from its hardware type, and whether it is a loopback
 // interface.
 func interfaceLink(name string) (flowkey.LinkType, bool, error) {
-	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	// SIOCGIFHWADDR on a socket of the caller's network namespace (sysfs
+	// would show the namespace it was mounted in).
+	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, false, fmt.Errorf("live capture: no interface %q", name)
-		}
+		return 0, false, fmt.Errorf("live capture: interface %q: %w", name, err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
 		return 0, false, fmt.Errorf("live capture: %w", err)
 	}
-	t, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, false, fmt.Errorf("live capture: interface %q: hardware type %q", name, b)
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, false, fmt.Errorf("live capture: no interface %q", name)
+		}
+		return 0, false, fmt.Errorf("live capture: interface %q: %w", name, err)
 	}
-	switch t {
-	case 1: // ARPHRD_ETHER
+	// The union starts with the hardware address's sa_family: the
+	// interface's ARPHRD type.
+	switch t := ifr.Uint16(); t {
+	case unix.ARPHRD_ETHER:
 		return flowkey.LinkEthernet, false, nil
-	case 772: // ARPHRD_LOOPBACK: an Ethernet header of zeros
+	case unix.ARPHRD_LOOPBACK: // an Ethernet header of zeros
 		return flowkey.LinkEthernet, true, nil
-	case 65534: // ARPHRD_NONE: tun devices, raw IP
+	case unix.ARPHRD_NONE: // tun devices, raw IP
 		return flowkey.LinkRaw, false, nil
+	default:
+		return 0, false, fmt.Errorf("live capture: interface %q has hardware type %d, which flowscope does not decode", name, t)
 	}
-	return 0, false, fmt.Errorf("live capture: interface %q has hardware type %d, which flowscope does not decode", name, t)
 }
 
 // dropOutgoing puts before prog (nil: accept all) a test that rejects
