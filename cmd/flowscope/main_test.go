@@ -178,13 +178,49 @@ func TestUsage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "-r FILE") || !strings.Contains(out, "--workers N") {
 		t.Errorf("-h: exit %d, %q", code, out)
 	}
-	for _, args := range [][]string{{"--bogus"}, {"--format", "xml"}, {"--protocols", "gopher"}, {"--workers", "0"}, {"capture.pcap"}} {
+	for _, args := range [][]string{{"--bogus"}, {"--format", "xml"}, {"--protocols", "gopher"}, {"--workers", "0"}, {"capture.pcap"},
+		{"-f", "tcp port"}, {"-f", "host example.com"}, {"--duration", "5s"}, {"--rotate", "10"}, {"-i", "lo", "-r", "x.pcap"}} {
 		if code, _, errOut := runCLI(t, args...); code != 2 || errOut == "" || strings.Count(errOut, "\n") > 2 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and a short message", args, code, errOut)
 		}
 	}
 	if code, _, _ := runCLI(t, "--protocols", "none", "-q"); code != 0 {
 		t.Errorf("--protocols none: exit %d", code)
+	}
+}
+
+// TestFilterAndCount filters the embedded sample as tcpdump would and
+// cuts it with --count, saving what passes with --write-pcap.
+func TestFilterAndCount(t *testing.T) {
+	count := func(out, path string) int { return strings.Count(out, `"_path":"`+path+`"`) }
+	code, all, _ := runCLI(t, "-q")
+	if code != 0 {
+		t.Fatal("the sample does not run")
+	}
+	code, out, errOut := runCLI(t, "-f", "udp port 53")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The sample's UDP DNS flows and their three transactions; no HTTP,
+	// no TCP.
+	if count(out, "http") != 0 || count(out, "dns") != 3 || strings.Contains(out, `"proto":"tcp"`) || count(out, "conn") == 0 {
+		t.Errorf("-f 'udp port 53': %d conn, %d http, %d dns records; tcp present: %v",
+			count(out, "conn"), count(out, "http"), count(out, "dns"), strings.Contains(out, `"proto":"tcp"`))
+	}
+	code, out, _ = runCLI(t, "-f", "not udp port 53")
+	if code != 0 || count(out, "http") != count(all, "http") || count(out, "dns") != 1 {
+		t.Errorf("-f 'not udp port 53': exit %d, %d http (want %d), %d dns (want the TCP one)", code, count(out, "http"), count(all, "http"), count(out, "dns"))
+	}
+
+	pcap := filepath.Join(t.TempDir(), "first.pcap")
+	code, _, errOut = runCLI(t, "--count", "10", "--write-pcap", pcap)
+	if code != 0 || !strings.Contains(errOut, "10 packets,") || !strings.Contains(errOut, "saved 10 packets to "+pcap) {
+		t.Errorf("--count 10 --write-pcap: exit %d, %q", code, errOut)
+	}
+	// What was saved reads back as the same 10 packets.
+	code, _, errOut = runCLI(t, "-r", pcap)
+	if code != 0 || !strings.Contains(errOut, "10 packets,") {
+		t.Errorf("reading the saved file: exit %d, %q", code, errOut)
 	}
 }
 
