@@ -1,6 +1,8 @@
 // Package source provides packet sources: pcap and pcapng files (one or
-// several, read in order as one stream) and in-memory packets, all behind
-// one interface that also fits live capture.
+// several, read in order as one stream), live capture on Linux (Live:
+// AF_PACKET sockets with a kernel ring, fanout and a kernel filter) and
+// in-memory packets, all behind one interface; and wrappers that filter
+// (Filtered) or cut (Limit) what a source delivers.
 //
 // A source fills batches: it copies each packet into the batch's reusable
 // buffer, so a batch holds its packets until it is reset, and reading
