@@ -109,35 +109,69 @@ func (s ConnState) String() string {
 }
 
 // History is Zeek's connection history: one letter per notable event,
-// upper case for the originator and lower case for the responder.
+// upper case for the originator and lower case for the responder. It
+// keeps up to maxHistory letters in 16 bytes, 5 bits a letter.
 type History struct {
-	b [maxHistory]byte
-	n uint8
+	w [2]uint64
 }
 
 // maxHistory bounds the history letters kept: once-per-side letters are
 // at most 14, and repeating ones (retransmissions, zero windows, gaps)
 // are logged at 1, 10, 100... occurrences, so real flows stay below it
 // (13 letters at most on the 106,000 flows of the benchmark workload,
-// which has loss and retransmissions); letters beyond it are dropped. It
-// is what fits the flow table's entries in 176 bytes.
-const maxHistory = 21
+// which has loss and retransmissions); letters beyond it are dropped.
+const maxHistory = 24
+
+// historyLetters are the letters a History can hold; a letter's code is
+// its index + 1 (0 ends the history).
+const historyLetters = "SHADFRTWQGIC^shadfrtwqgic"
+
+var historyCode = func() (t [256]uint8) {
+	for i := range len(historyLetters) {
+		t[historyLetters[i]] = uint8(i + 1)
+	}
+	return t
+}()
+
+const lettersPerWord = 12
+
+func (h *History) code(i int) uint64 { return h.w[i/lettersPerWord] >> (5 * (i % lettersPerWord)) & 31 }
 
 func (h *History) add(c byte) {
-	if int(h.n) < len(h.b) {
-		h.b[h.n] = c
-		h.n++
+	n := h.Len()
+	code := historyCode[c]
+	if n == maxHistory || code == 0 {
+		return
 	}
+	h.w[n/lettersPerWord] |= uint64(code) << (5 * (n % lettersPerWord))
 }
 
 // AppendTo appends the history letters to b.
-func (h *History) AppendTo(b []byte) []byte { return append(b, h.b[:h.n]...) }
+func (h *History) AppendTo(b []byte) []byte {
+	for i := range maxHistory {
+		c := h.code(i)
+		if c == 0 {
+			break
+		}
+		b = append(b, historyLetters[c-1])
+	}
+	return b
+}
 
 // String returns the history letters.
-func (h History) String() string { return string(h.b[:h.n]) }
+func (h History) String() string {
+	var buf [maxHistory]byte
+	return string(h.AppendTo(buf[:0]))
+}
 
 // Len returns the number of letters.
-func (h *History) Len() int { return int(h.n) }
+func (h *History) Len() int {
+	n := 0
+	for n < maxHistory && h.code(n) != 0 {
+		n++
+	}
+	return n
+}
 
 // FlowRecord is the state of one bidirectional flow: who talked to whom,
 // how much, and how it went. Records are values and own no borrowed bytes.

@@ -313,7 +313,8 @@ func tcpConnState(o, r *sideState, sizesZero bool, h *History) ConnState {
 
 // synThenRST matches Zeek's /^\^?S[^HAFGIQ]*R.*/ on the history.
 func synThenRST(h *History) bool {
-	b := h.b[:h.n]
+	var buf [maxHistory]byte
+	b := h.AppendTo(buf[:0])
 	if len(b) > 0 && b[0] == histFlipped {
 		b = b[1:]
 	}
