@@ -70,7 +70,7 @@ var letterOfBit = [numLetterBits]byte{histMulti, histSYN, histSYNACK, histFIN, h
 // letters records the once-per-side letters in bits, which side s has
 // not shown before.
 func (e *entry[K]) letters(s Side, bits uint16) {
-	e.rec.seen[s] |= bits
+	e.rec.seen |= bits << (8 * s)
 	for i, c := range letterOfBit {
 		if bits&(1<<i) != 0 {
 			e.rec.History.add(caseFor(s, c))
@@ -80,7 +80,7 @@ func (e *entry[K]) letters(s Side, bits uint16) {
 
 // letter records one once-per-side letter.
 func (e *entry[K]) letter(s Side, bit uint16) {
-	if e.rec.seen[s]&bit == 0 {
+	if e.rec.seenBy(s)&bit == 0 {
 		e.letters(s, bit)
 	}
 }
@@ -145,7 +145,7 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 	} else if ack && !syn && !fin && !rst {
 		want |= bitACK
 	}
-	if fresh := want &^ e.rec.seen[s]; fresh != 0 {
+	if fresh := want &^ e.rec.seenBy(s); fresh != 0 {
 		e.letters(s, fresh)
 	}
 	if d.Window == 0 && !syn && !fin && !rst {

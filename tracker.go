@@ -174,12 +174,28 @@ type flowCore struct {
 	VLAN               uint16
 	History            History
 	// seen has one bit per once-only history letter a side showed (see
-	// letterBit).
-	seen [2]uint16
-	// origIsFwd: the originator sends in the key's forward direction.
-	origIsFwd bool
-	class     uint8
+	// letterBit), the originator's in bits 0-6 and the responder's in
+	// bits 8-14; bit 15 (seenOrigIsFwd) says that the originator sends in
+	// the key's forward direction.
+	seen  uint16
+	class uint8
 }
+
+const seenOrigIsFwd = 1 << 15
+
+// origIsFwd reports whether the originator sends in the key's forward
+// direction.
+func (c *flowCore) origIsFwd() bool { return c.seen&seenOrigIsFwd != 0 }
+
+func (c *flowCore) setOrigIsFwd(fwd bool) {
+	c.seen &^= seenOrigIsFwd
+	if fwd {
+		c.seen |= seenOrigIsFwd
+	}
+}
+
+// seenBy returns the once-only letter bits side s showed.
+func (c *flowCore) seenBy(s Side) uint16 { return c.seen >> (8 * s) & 0x7f }
 
 // tcpState is the TCP state of both sides of a flow.
 type tcpState [2]sideState
@@ -432,7 +448,7 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	}
 	e := t.flows.at(idx)
 	s := Orig
-	if fwd != e.rec.origIsFwd {
+	if fwd != e.rec.origIsFwd() {
 		s = Resp
 	}
 	st := &e.rec.Stats[s]
@@ -493,7 +509,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	}
 	e := t.flows.at(idx)
 	*e = entry[K]{key: key, prev: none, next: none}
-	e.rec.origIsFwd = fwd
+	e.rec.setOrigIsFwd(fwd)
 	r := &e.rec
 	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
 	r.First, r.Last = ts, ts
@@ -514,7 +530,7 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	if d.Proto == flowkey.ProtoTCP && d.IPVersion != 0 &&
 		d.Flags&(flowkey.FlagSYN|flowkey.FlagACK) == flowkey.FlagSYN|flowkey.FlagACK {
 		// The first packet is a SYN-ACK: its receiver opened the connection.
-		e.rec.origIsFwd = !fwd
+		e.rec.setOrigIsFwd(!fwd)
 		r.OrigPort, r.RespPort = r.RespPort, r.OrigPort
 		r.OrigMAC, r.RespMAC = r.RespMAC, r.OrigMAC
 		if a, ok := t.addrs[idx]; ok {
@@ -553,7 +569,7 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 		Orig: Endpoint{Port: c.OrigPort, MAC: c.OrigMAC}, Resp: Endpoint{Port: c.RespPort, MAC: c.RespMAC}, History: c.History}
 	if t.keyAddrs {
 		lo, hi := any(&e.key).(addrKey).Addrs()
-		if !e.rec.origIsFwd {
+		if !e.rec.origIsFwd() {
 			lo, hi = hi, lo
 		}
 		r.Orig.Addr, r.Resp.Addr = lo, hi
