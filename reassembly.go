@@ -211,7 +211,7 @@ type streams struct {
 // reassemble feeds one TCP segment of side s, starting at absolute
 // sequence number abs, to the connection's streams.
 func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte, wire int, ts int64) {
-	st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
+	st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
 	if !st.started {
 		st.started = true
 		st.base = me.start() + 1
@@ -231,9 +231,9 @@ func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte,
 }
 
 func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
-	st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
+	st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
 	end := abs + uint64(len(payload))
-	stats := &t.strm[e.sid-1].stats[s]
+	stats := &t.strm[e.rec.sid-1].stats[s]
 	if abs < st.next && st.recent != nil {
 		if !st.matchesRecent(abs, payload[:min(end, st.next)-abs]) {
 			stats.Inconsistent++
@@ -267,7 +267,7 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 
 // deliver hands in-order bytes to the handler without copying them.
 func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64) {
-	st := &t.strm[e.sid-1].side[s]
+	st := &t.strm[e.rec.sid-1].side[s]
 	// The chunk lives in the tracker: a local would move to the heap for
 	// every delivery, being passed to an interface method.
 	c := &t.chunk
@@ -276,15 +276,15 @@ func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64
 		st.remember(b)
 	}
 	st.next += uint64(len(b))
-	t.strm[e.sid-1].stats[s].Bytes += uint64(len(b))
-	t.strm[e.sid-1].h.Chunk(c)
+	t.strm[e.rec.sid-1].stats[s].Bytes += uint64(len(b))
+	t.strm[e.rec.sid-1].h.Chunk(c)
 	c.Bytes = nil
 }
 
 // gapAt declares n missing bytes at absolute sequence number at, if they
 // are not already delivered or declared.
 func (t *Tracker[K]) gapAt(e *entry[K], s Side, at, n uint64, ts int64) {
-	st := &t.strm[e.sid-1].side[s]
+	st := &t.strm[e.rec.sid-1].side[s]
 	if at+n <= st.next || at > st.next {
 		return // delivered already, or not yet reachable: handled later
 	}
@@ -295,7 +295,7 @@ func (t *Tracker[K]) gapAt(e *entry[K], s Side, at, n uint64, ts int64) {
 // skipTo declares everything from the next byte up to absolute sequence
 // number to a gap, dropping buffered data before it.
 func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
-	st := &t.strm[e.sid-1].side[s]
+	st := &t.strm[e.rec.sid-1].side[s]
 	if to <= st.next {
 		return
 	}
@@ -304,15 +304,15 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 	*c = Chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
 	st.next = to
 	st.recentFrom = to // what the ring holds before the gap is stale
-	t.strm[e.sid-1].stats[s].GapBytes += n
+	t.strm[e.rec.sid-1].stats[s].GapBytes += n
 	e.countLetter(s, histGap, &st.gaps)
-	t.strm[e.sid-1].h.Chunk(c)
+	t.strm[e.rec.sid-1].h.Chunk(c)
 	// Buffered segments now wholly behind next are dropped by drain.
 }
 
 // drain delivers buffered segments that the next byte has reached.
 func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
-	st := &t.strm[e.sid-1].side[s]
+	st := &t.strm[e.rec.sid-1].side[s]
 	k := 0 // segments delivered, removed from the front below
 	for k < len(st.ooo) && st.ooo[k].seq <= st.next {
 		seg := st.ooo[k]
@@ -340,9 +340,9 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 // buffer keeps an out-of-order segment (copied), merging it with what is
 // buffered under the overlap policy, within the memory bounds.
 func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
-	st := &t.strm[e.sid-1].side[s]
-	stats := &t.strm[e.sid-1].stats[s]
-	discard := t.strm[e.sid-1].discard
+	st := &t.strm[e.rec.sid-1].side[s]
+	stats := &t.strm[e.rec.sid-1].stats[s]
+	discard := t.strm[e.rec.sid-1].discard
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
 	need := segmentBufCap(len(payload)) + segmentCost
@@ -440,7 +440,7 @@ func insertSegment(ooo []segment, s segment) []segment {
 func (t *Tracker[K]) finishStreams(e *entry[K]) {
 	ts := e.rec.Last
 	for s := Orig; s <= Resp; s++ {
-		st, me := &t.strm[e.sid-1].side[s], &t.tcpOf(e)[s]
+		st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
 		if !st.started {
 			if !me.haveSeq || max(me.acked, me.top) <= me.start()+1 {
 				continue
@@ -464,16 +464,16 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 
 // releaseStreams returns a connection's buffered bytes to the budget.
 func (t *Tracker[K]) releaseStreams(e *entry[K]) {
-	for s := range t.strm[e.sid-1].side {
-		st := &t.strm[e.sid-1].side[s]
+	for s := range t.strm[e.rec.sid-1].side {
+		st := &t.strm[e.rec.sid-1].side[s]
 		t.reasmUsed -= st.buffered
 		for _, seg := range st.ooo {
 			t.recycle(seg.data)
 		}
 	}
-	t.strm[e.sid-1] = nil
-	t.strmFree = append(t.strmFree, e.sid)
-	e.sid = 0
+	t.strm[e.rec.sid-1] = nil
+	t.strmFree = append(t.strmFree, e.rec.sid)
+	e.rec.sid = 0
 }
 
 // Out-of-order segments of more than half and at most segmentBufSize

@@ -143,14 +143,37 @@ const none = -1
 // entry is one flow. The fields touched by every packet come first, so
 // that a packet touches as few cache lines of its flow as possible.
 type entry[K Key] struct {
-	key K
+	key        K
+	prev, next int32
+	rec        flowCore
+}
+
+// flowCore is what the tracker keeps of a flow while the flow is open:
+// the FlowRecord handed out is built from it (Tracker.record), with what
+// only some flows have kept elsewhere: stream statistics with the
+// reassembly state, the tunnel parent in a map, the link layer in the
+// links table. Field names follow FlowRecord's. The fields are ordered so
+// that an entry of a 5-tuple flow is 128 bytes, with no padding.
+type flowCore struct {
+	First, Last        int64
+	Stats              [2]sideCounters
+	OrigPort, RespPort uint16
+	// link indexes the tracker's links table: MAC addresses, VLAN, IP
+	// version.
+	link    uint32
+	History History
+	// seen has one bit per once-only history letter a side showed (see
+	// letterBit), the originator's in bits 0-6 and the responder's in
+	// bits 8-14; bit 15 (seenOrigIsFwd) says that the originator sends in
+	// the key's forward direction.
+	seen  uint16
+	class uint8
+	Proto uint8
 	// sid is 1 + the index of the flow's reassembly state in the
 	// tracker's strm; 0 unless Config.NewStream asked for this
 	// connection's bytes. An index, not a pointer, keeps entries free of
 	// pointers, so the garbage collector need not scan the flow table.
-	sid        int32
-	prev, next int32
-	rec        flowCore
+	sid int32
 	// linkedAt is the time, in Unix seconds rounded up, the flow was last
 	// placed at the tail of its class list; lists are ordered by it (see
 	// Relinking).
@@ -158,27 +181,6 @@ type entry[K Key] struct {
 	// tcp is the index of the flow's TCP state in the tracker's tcp
 	// store, for TCP flows only (UDP and other flows do without).
 	tcp int32
-}
-
-// flowCore is what the tracker keeps of a flow's record while the flow is
-// open. The FlowRecord handed out is built from it (Tracker.record), with
-// what only some flows have kept elsewhere: stream statistics with the
-// reassembly state, the tunnel parent in a map. Field names follow
-// FlowRecord's.
-type flowCore struct {
-	First, Last        int64
-	Stats              [2]sideCounters
-	OrigPort, RespPort uint16
-	OrigMAC, RespMAC   [6]byte
-	Proto, IPVersion   uint8
-	VLAN               uint16
-	History            History
-	// seen has one bit per once-only history letter a side showed (see
-	// letterBit), the originator's in bits 0-6 and the responder's in
-	// bits 8-14; bit 15 (seenOrigIsFwd) says that the originator sends in
-	// the key's forward direction.
-	seen  uint16
-	class uint8
 }
 
 const seenOrigIsFwd = 1 << 15
@@ -261,6 +263,7 @@ type Tracker[K Key] struct {
 	parents           map[int32][18]byte        // tunnel parents of open flows, by index
 	keyAddrs          bool                      // K is an addrKey
 	carries           map[int32]*wideCounters   // counter overflows of open flows, by index
+	links             linkTable
 	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
 	scratch           FlowRecord                // records handed to handlers and built for events
 }
@@ -465,12 +468,12 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	switch d.Proto {
 	case flowkey.ProtoTCP:
 		if d.IPVersion != 0 {
-			if e.tcp == 0 { // a flow keyed without the protocol, started by another
-				e.tcp = t.tcps.add() + 1
+			if e.rec.tcp == 0 { // a flow keyed without the protocol, started by another
+				e.rec.tcp = t.tcps.add() + 1
 			}
 			tcp := t.tcpOf(e)
 			at := e.trackTCP(tcp, s, d)
-			if e.sid != 0 {
+			if e.rec.sid != 0 {
 				t.ack = 0
 				if peer := &tcp[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
 					if a, base := unwrap(peer.top, d.Ack), peer.start()+1; a > base {
@@ -483,14 +486,14 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
 			e.letter(s, bitData)
-			if e.sid != 0 {
-				t.strm[e.sid-1].dh.Datagram(s, d.Payload, ts)
+			if e.rec.sid != 0 {
+				t.strm[e.rec.sid-1].dh.Datagram(s, d.Payload, ts)
 			}
 		}
 	}
 	// Keep the flow's place in its class list roughly in step with its
 	// last packet (see Relinking); a change of class moves it at once.
-	if c := t.classify(e); c != e.rec.class || ts >= int64(e.linkedAt)*int64(time.Second) {
+	if c := t.classify(e); c != e.rec.class || ts >= int64(e.rec.linkedAt)*int64(time.Second) {
 		t.unlink(idx)
 		e.rec.class = c
 		t.pushBack(idx, ts)
@@ -511,10 +514,10 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	*e = entry[K]{key: key, prev: none, next: none}
 	e.rec.setOrigIsFwd(fwd)
 	r := &e.rec
-	r.Proto, r.IPVersion, r.VLAN = d.Proto, d.IPVersion, d.VLAN
+	r.Proto = d.Proto
 	r.First, r.Last = ts, ts
 	r.OrigPort, r.RespPort = d.SrcPort, d.DstPort
-	r.OrigMAC, r.RespMAC = d.SrcMAC, d.DstMAC
+	link := linkInfo{origMAC: d.SrcMAC, respMAC: d.DstMAC, vlan: d.VLAN, ipVersion: d.IPVersion}
 	if !t.keyAddrs && (d.Src != flowkey.Addr{} || d.Dst != flowkey.Addr{}) {
 		if t.addrs == nil {
 			t.addrs = map[int32][2]flowkey.Addr{}
@@ -532,14 +535,15 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		// The first packet is a SYN-ACK: its receiver opened the connection.
 		e.rec.setOrigIsFwd(!fwd)
 		r.OrigPort, r.RespPort = r.RespPort, r.OrigPort
-		r.OrigMAC, r.RespMAC = r.RespMAC, r.OrigMAC
+		link.origMAC, link.respMAC = link.respMAC, link.origMAC
 		if a, ok := t.addrs[idx]; ok {
 			t.addrs[idx] = [2]flowkey.Addr{a[1], a[0]}
 		}
 		r.History.add(histFlipped)
 	}
+	r.link = t.links.ref(link)
 	if d.Proto == flowkey.ProtoTCP {
-		e.tcp = t.tcps.add() + 1
+		e.rec.tcp = t.tcps.add() + 1
 	}
 	e.rec.class = t.classify(e)
 	insert(&t.table, &t.flows, idx, h)
@@ -565,8 +569,9 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 // Bytes, State and Reason are left for end to work out.
 func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 	c := &e.rec
-	*r = FlowRecord{First: c.First, Last: c.Last, Proto: c.Proto, IPVersion: c.IPVersion, VLAN: c.VLAN,
-		Orig: Endpoint{Port: c.OrigPort, MAC: c.OrigMAC}, Resp: Endpoint{Port: c.RespPort, MAC: c.RespMAC}, History: c.History}
+	l := t.links.get(c.link)
+	*r = FlowRecord{First: c.First, Last: c.Last, Proto: c.Proto, IPVersion: l.ipVersion, VLAN: l.vlan,
+		Orig: Endpoint{Port: c.OrigPort, MAC: l.origMAC}, Resp: Endpoint{Port: c.RespPort, MAC: l.respMAC}, History: c.History}
 	if t.keyAddrs {
 		lo, hi := any(&e.key).(addrKey).Addrs()
 		if !e.rec.origIsFwd() {
@@ -588,8 +593,8 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 			}
 		}
 	}
-	if e.sid != 0 {
-		st := t.strm[e.sid-1]
+	if e.rec.sid != 0 {
+		st := t.strm[e.rec.sid-1]
 		r.Streams = st.stats
 		r.MissedBytes = st.stats[Orig].GapBytes + st.stats[Resp].GapBytes
 	}
@@ -601,23 +606,23 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 // attach gives a flow its handler state, in a slot of t.strm.
 func (t *Tracker[K]) attach(e *entry[K], st *streams) {
 	if n := len(t.strmFree); n > 0 {
-		e.sid = t.strmFree[n-1]
+		e.rec.sid = t.strmFree[n-1]
 		t.strmFree = t.strmFree[:n-1]
 	} else {
 		t.strm = append(t.strm, nil)
-		e.sid = int32(len(t.strm))
+		e.rec.sid = int32(len(t.strm))
 	}
-	t.strm[e.sid-1] = st
+	t.strm[e.rec.sid-1] = st
 }
 
 // tcpOf returns the TCP state of a TCP flow.
-func (t *Tracker[K]) tcpOf(e *entry[K]) *tcpState { return t.tcps.at(e.tcp - 1) }
+func (t *Tracker[K]) tcpOf(e *entry[K]) *tcpState { return t.tcps.at(e.rec.tcp - 1) }
 
 // classify returns the timeout class of a flow from its current state.
 func (t *Tracker[K]) classify(e *entry[K]) uint8 {
 	switch e.rec.Proto {
 	case flowkey.ProtoTCP:
-		if e.tcp == 0 {
+		if e.rec.tcp == 0 {
 			return classTCPAttempt
 		}
 		tcp := t.tcpOf(e)
@@ -675,7 +680,7 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	t.unlink(idx)
 	remove(&t.table, &t.flows, idx, e.key.Hash())
 	t.free = append(t.free, idx)
-	if e.sid != 0 && t.strm[e.sid-1].h != nil {
+	if e.rec.sid != 0 && t.strm[e.rec.sid-1].h != nil {
 		t.finishStreams(e)
 	}
 	r := &t.scratch
@@ -690,10 +695,11 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	if len(t.carries) != 0 {
 		delete(t.carries, idx)
 	}
+	t.links.unref(e.rec.link)
 	switch r.Proto {
 	case flowkey.ProtoTCP:
 		var o, s *sideState
-		if e.tcp != 0 {
+		if e.rec.tcp != 0 {
 			o, s = &t.tcpOf(e)[Orig], &t.tcpOf(e)[Resp]
 		} else {
 			o, s = &sideState{}, &sideState{}
@@ -717,17 +723,17 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
 		r.State = StateOTH
 	}
-	if e.sid != 0 {
-		if st := t.strm[e.sid-1]; st.h != nil {
+	if e.rec.sid != 0 {
+		if st := t.strm[e.rec.sid-1]; st.h != nil {
 			st.h.End(r)
 		} else {
 			st.dh.End(r)
 		}
 		t.releaseStreams(e)
 	}
-	if e.tcp != 0 {
-		t.tcps.release(e.tcp - 1)
-		e.tcp = 0
+	if e.rec.tcp != 0 {
+		t.tcps.release(e.rec.tcp - 1)
+		e.rec.tcp = 0
 	}
 	return append(out, FlowEvent{Kind: FlowEnded, Flow: *r})
 }
@@ -772,7 +778,7 @@ func (t *Tracker[K]) expire(now int64, out []FlowEvent) []FlowEvent {
 		timeout := t.timeouts[c]
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
 			e := t.flows.at(h)
-			if now-int64(e.linkedAt)*int64(time.Second) <= timeout {
+			if now-int64(e.rec.linkedAt)*int64(time.Second) <= timeout {
 				break
 			}
 			if now-e.rec.Last > timeout {
@@ -845,12 +851,12 @@ func (t *Tracker[K]) pushBack(idx int32, at int64) {
 	if l.tail != none {
 		tail := t.flows.at(l.tail)
 		tail.next = idx
-		stamp = max(stamp, tail.linkedAt)
+		stamp = max(stamp, tail.rec.linkedAt)
 	} else {
 		l.head = idx
 	}
 	l.tail = idx
-	e.linkedAt = stamp
+	e.rec.linkedAt = stamp
 }
 
 // ceilSeconds returns ns (Unix nanoseconds) in whole seconds, rounded up;
