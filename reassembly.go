@@ -248,14 +248,14 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 		payload = payload[st.next-abs:]
 		abs = st.next
 	}
-	if abs > st.next && me.acked > st.next {
+	if abs > st.next && me.acked() > st.next {
 		// The receiver acknowledged bytes that were never captured, and
 		// the sender has moved on past them: they are not coming.
 		hole := abs
 		if len(st.ooo) > 0 {
 			hole = min(hole, st.ooo[0].seq)
 		}
-		t.skipTo(e, s, min(hole, me.acked), ts)
+		t.skipTo(e, s, min(hole, me.acked()), ts)
 	}
 	if abs == st.next {
 		t.deliver(e, s, payload, ts, t.ack)
@@ -442,7 +442,7 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 	for s := Orig; s <= Resp; s++ {
 		st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
 		if !st.started {
-			if !me.haveSeq || max(me.acked, me.top) <= me.start()+1 {
+			if !me.haveSeq || max(me.acked(), me.top()) <= me.start()+1 {
 				continue
 			}
 			st.started, st.base = true, me.start()+1
@@ -454,9 +454,9 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 		}
 		// Bytes before a FIN, or acknowledged by the peer, beyond what was
 		// delivered were sent but not captured.
-		last := me.acked
+		last := me.acked()
 		if me.fin {
-			last = me.top - 1 // top counts the FIN's own octet
+			last = me.top() - 1 // top counts the FIN's own octet
 		}
 		t.skipTo(e, s, last, ts)
 	}

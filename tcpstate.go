@@ -31,12 +31,18 @@ const (
 )
 
 // sideState is the per-side state the tracker keeps beyond SideStats.
+// It packs in 28 bytes (a flow's two sides in 56, a whole number of the
+// TCP store's pages): top in two 32-bit words, acked as the low 32 bits
+// of a number kept near top.
 type sideState struct {
-	// Sequence space, unwrapped to 64 bits. top is the highest sequence
-	// number reached (data and FIN); acked is the highest peer
-	// acknowledgement; start (a method: it is kept as the 32-bit isn) is
+	// Sequence space, unwrapped to 64 bits: top (topHi, topLo) is the
+	// highest sequence number reached (data and FIN); acked (ackedSeq)
+	// is the highest peer acknowledgement, at most 2^30 above top and
+	// raised to stay less than 2^31 below it (only a side that sends 2
+	// GiB with no acknowledgement seen comes near); start (from isn) is
 	// the sequence number before the first data byte.
-	top, acked uint64
+	topLo, topHi uint32
+	ackedSeq     uint32
 	// isn is the 32-bit sequence number before the first data byte: the
 	// SYN's, or one less than the first seen.
 	isn uint32
@@ -48,9 +54,25 @@ type sideState struct {
 }
 
 // start is isn in the 64-bit sequence space, with 2^32 of headroom below
-// it so that data just before the start stays positive. Keeping the 32
-// bits instead of the 64 makes the TCP state of a flow 64 bytes, not 80.
+// it so that data just before the start stays positive.
 func (st *sideState) start() uint64 { return uint64(st.isn) + 1<<32 }
+
+func (st *sideState) top() uint64 { return uint64(st.topHi)<<32 | uint64(st.topLo) }
+
+// setTop moves top to v, raising acked if it would fall 2^31 or more
+// behind.
+func (st *sideState) setTop(v uint64) {
+	a := st.acked()
+	st.topLo, st.topHi = uint32(v), uint32(v>>32)
+	if int64(v-a) >= 1<<31 {
+		st.ackedSeq = uint32(v - (1<<31 - 1))
+	}
+}
+
+func (st *sideState) acked() uint64 { return unwrap(st.top(), st.ackedSeq) }
+
+// setAcked sets acked to v, which must be within 2^31 of top.
+func (st *sideState) setAcked(v uint64) { st.ackedSeq = uint32(v) }
 
 // Bits of flowCore.seen, one per once-per-side letter, in the order
 // Zeek writes letters caused by the same packet.
@@ -161,10 +183,10 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 		} else {
 			me.isn = seq - 1 // as if a SYN preceded it
 		}
-		me.top = me.start()
-		me.acked = me.top
+		me.setTop(me.start())
+		me.setAcked(me.top())
 	}
-	abs := unwrap(me.top, seq)
+	abs := unwrap(me.top(), seq)
 	payloadAt = abs
 	if syn {
 		payloadAt++ // data on a SYN follows the SYN's octet
@@ -174,15 +196,16 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 		end++
 		me.fin = true
 	}
-	if d.PayloadLen > 0 && end <= me.top && payloadAt > me.start() {
+	if d.PayloadLen > 0 && end <= me.top() && payloadAt > me.start() {
 		e.countLetter(s, histRetrans, &me.rxmit)
 	}
-	if end > me.top {
-		me.top = end
+	if end > me.top() {
+		me.setTop(end)
 	}
 	if ack && peer.haveSeq {
-		if a := unwrap(peer.top, d.Ack); a > peer.acked && a <= peer.top+1<<30 {
-			peer.acked = a
+		peerTop := peer.top()
+		if a := unwrap(peerTop, d.Ack); a > peer.acked() && a <= peerTop+1<<30 {
+			peer.setAcked(a)
 		}
 	}
 
@@ -258,7 +281,7 @@ func (st *sideState) size() uint64 {
 	if !st.haveSeq {
 		return 0
 	}
-	top := max(st.top, st.acked)
+	top := max(st.top(), st.acked())
 	n := top - st.start()
 	if n > 0 {
 		n-- // the SYN octet (real or assumed)

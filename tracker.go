@@ -476,7 +476,7 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 			if e.rec.sid != 0 {
 				t.ack = 0
 				if peer := &tcp[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
-					if a, base := unwrap(peer.top, d.Ack), peer.start()+1; a > base {
+					if a, base := unwrap(peer.top(), d.Ack), peer.start()+1; a > base {
 						t.ack = a - base
 					}
 				}
