@@ -258,11 +258,11 @@ type Tracker[K Key] struct {
 	strmFree          []int32
 	ack               uint64 // Chunk.Ack of the packet being reassembled
 	defrag            flowkey.Defragmenter
-	od                flowkey.Decoded           // a tunnel's outer conversation
-	parent            [18]byte                  // the uid of the tunnel the packet came through
-	parents           map[int32][18]byte        // tunnel parents of open flows, by index
-	keyAddrs          bool                      // K is an addrKey
-	carries           map[int32]*wideCounters   // counter overflows of open flows, by index
+	od                flowkey.Decoded         // a tunnel's outer conversation
+	parent            [18]byte                // the uid of the tunnel the packet came through
+	parents           map[int32][18]byte      // tunnel parents of open flows, by index
+	keyAddrs          bool                    // K is an addrKey
+	carries           map[int32]*wideCounters // counter overflows of open flows, by index
 	links             linkTable
 	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
 	scratch           FlowRecord                // records handed to handlers and built for events
