@@ -313,6 +313,14 @@ func isTokenUpper(c byte) bool { return 'A' <= c && c <= 'Z' || c == '-' || c ==
 func (s *session) head(side flowscope.Side, b []byte, ts int64) []byte {
 	st := &s.side[side]
 	old := len(st.buf)
+	if old == 0 {
+		// The whole head in this chunk, the common case: parse it where
+		// it is, without copying it to the side's buffer.
+		if end := headerEnd(b, 0); end >= 0 && end <= s.maxHeaderBytes {
+			s.parseHead(side, b[:end], ts)
+			return b[end:]
+		}
+	}
 	room := s.maxHeaderBytes - old
 	take := b
 	if len(take) > room {
