@@ -228,7 +228,7 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 			}
 			continue
 		case err != nil:
-			return fmt.Errorf("live capture on %s: %w", l.name, err)
+			return fmt.Errorf("live capture on %s: %w", l.name, l.why(err))
 		}
 		if l.user != nil && (l.userAlways || !ci.Timestamp.After(l.attachedAt)) && !l.user.Match(data) {
 			l.rejected.Add(1)
@@ -252,6 +252,30 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 			return nil
 		}
 	}
+}
+
+// why explains a read error: a failed poll is most often the interface
+// going down or away.
+func (l *Live) why(err error) error {
+	if !errors.Is(err, afpacket.ErrPoll) {
+		return err
+	}
+	ifr, ierr := unix.NewIfreq(l.name)
+	if ierr != nil {
+		return err
+	}
+	fd, ierr := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if ierr != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	switch ierr := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); {
+	case errors.Is(ierr, unix.ENODEV):
+		return fmt.Errorf("the interface is gone (%w)", err)
+	case ierr == nil && ifr.Uint16()&unix.IFF_UP == 0:
+		return fmt.Errorf("the interface went down (%w)", err)
+	}
+	return err
 }
 
 // Stats implements Source. Dropped is the kernel's count of packets the
