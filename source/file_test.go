@@ -371,4 +371,26 @@ func TestSourcesKeepTheContract(t *testing.T) {
 		}
 		sourcetest.Run(t, func(t *testing.T) source.Source { return source.NewMemory(mem) }, len(pkts))
 	})
+	t.Run("Filtered", func(t *testing.T) {
+		sourcetest.Run(t, func(t *testing.T) source.Source {
+			src, err := source.OpenFiles(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := source.NewFiltered(src, "tcp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}, len(pkts))
+	})
+	t.Run("Limit", func(t *testing.T) {
+		sourcetest.Run(t, func(t *testing.T) source.Source {
+			src, err := source.OpenFiles(path, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return source.NewLimit(uint64(len(pkts)+7), nil).Wrap(src)
+		}, len(pkts)+7)
+	})
 }

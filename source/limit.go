@@ -39,6 +39,9 @@ func (l *Limit) Wrap(src Source) Source { return &limited{src: src, l: l} }
 type limited struct {
 	src Source
 	l   *Limit
+	// packets and bytes count what this wrapper delivered (a batch cut
+	// at the limit delivers less than the source read).
+	packets, bytes atomic.Uint64
 }
 
 func (s *limited) ReadBatch(ctx context.Context, b *Batch) error {
@@ -59,13 +62,30 @@ func (s *limited) ReadBatch(ctx context.Context, b *Batch) error {
 		if s.l.reached.CompareAndSwap(false, true) && s.l.onReach != nil {
 			s.l.onReach()
 		}
+		s.count(b)
 		if len(b.Packets) == 0 {
 			return io.EOF
 		}
 		return nil
 	}
+	s.count(b)
 	return err
 }
 
-func (s *limited) Stats() Stats { return s.src.Stats() }
+func (s *limited) count(b *Batch) {
+	s.packets.Add(uint64(len(b.Packets)))
+	var n uint64
+	for i := range b.Packets {
+		n += uint64(len(b.Packets[i].Data))
+	}
+	s.bytes.Add(n)
+}
+
+// Stats returns the wrapped source's counters with Packets and Bytes
+// counting what was delivered.
+func (s *limited) Stats() Stats {
+	st := s.src.Stats()
+	st.Packets, st.Bytes = s.packets.Load(), s.bytes.Load()
+	return st
+}
 func (s *limited) Close() error { return s.src.Close() }

@@ -11,7 +11,8 @@ import (
 //
 // ReadBatch resets b and fills it with the next packets. It returns io.EOF
 // when the input is exhausted and b is empty; any other error ends the
-// stream, with b holding the packets read before it. Cancelling ctx makes
+// stream, with b holding the packets read before it. A live source may
+// return an empty batch without error to report the clock (b.Now). Cancelling ctx makes
 // a blocked ReadBatch return ctx.Err(). Only one goroutine may call
 // ReadBatch at a time; Stats may be called from any goroutine after
 // ReadBatch returns. Close releases the source's files or sockets.

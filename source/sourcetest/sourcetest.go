@@ -43,8 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) source.Source, want int) {
 			if err != nil {
 				t.Fatalf("ReadBatch: %v", err)
 			}
-			if b.Len() == 0 {
-				t.Fatal("ReadBatch returned an empty batch without io.EOF")
+			if b.Len() == 0 && b.Now == 0 {
+				t.Fatal("ReadBatch returned an empty batch without io.EOF (only a live source's clock tick, with Now set, may)")
 			}
 			if want >= 0 && total > want {
 				t.Fatalf("delivered %d packets, more than the %d expected", total, want)
