@@ -21,6 +21,7 @@ import (
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
+	"github.com/flowscope-go/flowscope/source/sourcetest"
 	"github.com/flowscope-go/flowscope/stage"
 )
 
@@ -29,8 +30,15 @@ import (
 // as fast as it can; it returns the number sent.
 func blast(t testing.TB, p *netns.Pair, n, size int) int {
 	t.Helper()
-	var sent int
-	err := p.Do(p.A, func() error {
+	sent, err := sendUDP(p, n, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sent
+}
+
+func sendUDP(p *netns.Pair, n, size int) (sent int, err error) {
+	err = p.Do(p.A, func() error {
 		var conns []net.Conn
 		for i := range 64 {
 			c, err := net.Dial("udp", net.JoinHostPort(p.AddrB.String(), fmt.Sprint(20000+i)))
@@ -48,10 +56,7 @@ func blast(t testing.TB, p *netns.Pair, n, size int) int {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sent
+	return sent, err
 }
 
 func openLive(t testing.TB, p *netns.Pair, cfg source.LiveConfig) []*source.Live {
@@ -225,4 +230,20 @@ func BenchmarkLiveVeth(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestLiveKeepsTheContract runs the Source contract checks on a live
+// socket, with traffic, stopped after a moment.
+func TestLiveKeepsTheContract(t *testing.T) {
+	p := netns.New(t)
+	sourcetest.Run(t, func(t *testing.T) source.Source {
+		l := openLive(t, p, source.LiveConfig{Tick: 50 * time.Millisecond})[0]
+		go func() {
+			if _, err := sendUDP(p, 2000, 200); err != nil {
+				t.Error(err)
+			}
+		}()
+		time.AfterFunc(400*time.Millisecond, l.Stop)
+		return l
+	}, -1)
 }
