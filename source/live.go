@@ -7,7 +7,10 @@ import (
 
 // LiveConfig configures a live capture (OpenLive).
 type LiveConfig struct {
-	// Interface is the network interface to capture on.
+	// Interface is the network interface to capture on; "any" captures
+	// on every interface, packets without their link-layer headers (raw
+	// IP, as a SOCK_DGRAM socket gives them; the loopback interface's
+	// copies of packets as sent are dropped).
 	Interface string
 	// Filter is a capture filter expression (package filter), run in the
 	// kernel; empty captures everything.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,19 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 	if c.Interface == "" {
 		return nil, errors.New("live capture: no interface given")
 	}
-	link, loopback, err := interfaceLink(c.Interface)
-	if err != nil {
+	// "any" captures on every interface, as tcpdump's does: packets come
+	// without their link-layer headers (a SOCK_DGRAM socket), as raw IP.
+	allIfs := c.Interface == "any"
+	var link flowkey.LinkType
+	var loopback bool
+	var loIndex int
+	var err error
+	if allIfs {
+		link = flowkey.LinkRaw
+		if lo, lerr := net.InterfaceByName("lo"); lerr == nil {
+			loIndex = lo.Index
+		}
+	} else if link, loopback, err = interfaceLink(c.Interface); err != nil {
 		return nil, err
 	}
 	var flt *filter.Filter
@@ -79,19 +91,23 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 	}
 	group := uint16(os.Getpid())
 	blocks := max(c.RingBytes/liveBlockBytes, 1)
+	opts := []any{
+		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+		afpacket.OptFrameSize(liveFrameBytes),
+		afpacket.OptBlockSize(liveBlockBytes),
+		afpacket.OptNumBlocks(blocks),
+		afpacket.OptBlockTimeout(c.BlockTimeout),
+		afpacket.OptPollTimeout(c.BlockTimeout),
+	}
+	if allIfs {
+		opts = append(opts, afpacket.OptSocketType(afpacket.SocketDgram))
+	} else {
+		// Tags the kernel took off go back in, for the records and for
+		// vlan filters run here.
+		opts = append(opts, afpacket.OptInterface(c.Interface), afpacket.OptAddVLANHeader(true))
+	}
 	for range c.Sockets {
-		tp, err := afpacket.NewTPacket(
-			afpacket.OptInterface(c.Interface),
-			afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-			afpacket.OptFrameSize(liveFrameBytes),
-			afpacket.OptBlockSize(liveBlockBytes),
-			afpacket.OptNumBlocks(blocks),
-			afpacket.OptBlockTimeout(c.BlockTimeout),
-			afpacket.OptPollTimeout(c.BlockTimeout),
-			// Tags the kernel took off go back in, for the records and for
-			// vlan filters run here.
-			afpacket.OptAddVLANHeader(true),
-		)
+		tp, err := afpacket.NewTPacket(opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -110,8 +126,11 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 				prog = flt.Program()
 			}
 		}
-		if loopback {
-			prog = dropOutgoing(prog)
+		switch {
+		case loopback:
+			prog = dropOutgoing(prog, -1)
+		case allIfs && loIndex > 0:
+			prog = dropOutgoing(prog, loIndex)
 		}
 		if prog != nil {
 			if err := tp.SetBPF(prog); err != nil {
@@ -169,20 +188,29 @@ func interfaceLink(name string) (flowkey.LinkType, bool, error) {
 }
 
 // dropOutgoing puts before prog (nil: accept all) a test that rejects
-// the packets the host sends (packet type PACKET_OUTGOING).
-func dropOutgoing(prog []bpf.RawInstruction) []bpf.RawInstruction {
-	head, err := bpf.Assemble([]bpf.Instruction{
+// the packets the host sends (packet type PACKET_OUTGOING): all of them
+// when ifindex is -1 (a socket on the loopback interface), else those on
+// interface ifindex (the loopback interface, for a socket on every
+// interface: other interfaces' outgoing packets are traffic too).
+func dropOutgoing(prog []bpf.RawInstruction, ifindex int) []bpf.RawInstruction {
+	var head []bpf.Instruction
+	if ifindex >= 0 {
+		head = append(head,
+			bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(ifindex), SkipTrue: 0, SkipFalse: 3})
+	}
+	head = append(head,
 		bpf.LoadExtension{Num: bpf.ExtType},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 0, SkipFalse: 1},
-		bpf.RetConstant{Val: 0},
-	})
+		bpf.RetConstant{Val: 0})
+	raw, err := bpf.Assemble(head)
 	if err != nil {
 		panic(err) // a fixed program
 	}
 	if prog == nil {
 		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: filter.SnapLen}})
 	}
-	return append(head, prog...)
+	return append(raw, prog...)
 }
 
 // LinkType returns the link type of the packets.
@@ -257,7 +285,7 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 // why explains a read error: a failed poll is most often the interface
 // going down or away.
 func (l *Live) why(err error) error {
-	if !errors.Is(err, afpacket.ErrPoll) {
+	if !errors.Is(err, afpacket.ErrPoll) || l.name == "any" {
 		return err
 	}
 	ifr, ierr := unix.NewIfreq(l.name)

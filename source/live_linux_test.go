@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/analyze"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/netns"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/sink"
@@ -64,7 +65,9 @@ func openLive(t testing.TB, p *netns.Pair, cfg source.LiveConfig) []*source.Live
 	var lives []*source.Live
 	err := p.Do(p.B, func() error {
 		var err error
-		cfg.Interface = p.IfB
+		if cfg.Interface == "" {
+			cfg.Interface = p.IfB
+		}
 		lives, err = source.OpenLive(cfg)
 		return err
 	})
@@ -246,4 +249,76 @@ func TestLiveKeepsTheContract(t *testing.T) {
 		time.AfterFunc(400*time.Millisecond, l.Stop)
 		return l
 	}, -1)
+}
+
+// TestLiveAnyInterface captures on "any" in namespace B while A sends 200
+// datagrams to B and B sends 100 to itself over loopback: every datagram
+// is captured once (loopback's copies as sent are dropped, the veth's
+// are not doubled), as raw IP.
+func TestLiveAnyInterface(t *testing.T) {
+	p := netns.New(t)
+	live := openLive(t, p, source.LiveConfig{Interface: "any", Filter: "udp"})[0]
+	if live.LinkType() != flowkey.LinkRaw {
+		t.Fatalf("link type %d, want raw IP", live.LinkType())
+	}
+	counts := map[uint16]int{} // by destination port
+	done := make(chan error, 1)
+	go func() {
+		var b source.Batch
+		for {
+			err := live.ReadBatch(context.Background(), &b)
+			for _, pk := range b.Packets {
+				if len(pk.Data) >= 24 && pk.Data[0]>>4 == 4 {
+					counts[uint16(pk.Data[22])<<8|uint16(pk.Data[23])]++
+				}
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	// Datagrams to ports nobody listens on draw ICMP errors that make
+	// later writes on the same socket fail: count what was sent.
+	sentA, err := sendUDP(p, 200, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Do(p.B, func() error {
+		ln, err := net.ListenPacket("udp", "127.0.0.1:30000")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := net.Dial("udp", "127.0.0.1:30000")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range 100 {
+			if _, err := c.Write([]byte("loopback")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	live.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fromA := 0
+	for port := uint16(20000); port < 20064; port++ {
+		fromA += counts[port]
+	}
+	if fromA != sentA || counts[30000] != 100 {
+		t.Errorf("captured %d of the %d datagrams from A and %d of the 100 over loopback; want each once", fromA, sentA, counts[30000])
+	}
 }

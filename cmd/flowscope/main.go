@@ -41,8 +41,10 @@ binary (HTTP and DNS recorded on loopback) and says so on stderr.
 Input:
   -r FILE            read a pcap or pcapng capture; repeat to read several
                      files in order as one stream
-  -i INTERFACE       capture live on INTERFACE (Linux AF_PACKET; needs
-                     root or CAP_NET_RAW). Timers run on the wall clock;
+  -i INTERFACE       capture live on INTERFACE, or on every interface with
+                     "any" (as raw IP: no link-layer headers) (Linux
+                     AF_PACKET; needs root or CAP_NET_RAW). Timers run on
+                     the wall clock;
                      Ctrl-C or SIGTERM stops the capture, ends the open
                      flows (end_reason "shutdown") and writes them; a
                      second signal exits at once
