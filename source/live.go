@@ -17,6 +17,11 @@ type LiveConfig struct {
 	Filter string
 	// Promiscuous puts the interface in promiscuous mode while capturing.
 	Promiscuous bool
+	// SnapLen, when above zero, keeps at most that many bytes of each
+	// packet (the kernel cuts them); the packet's Length stays its length
+	// on the wire, so flow records still count every byte and TCP
+	// reassembly counts what was cut as missed.
+	SnapLen int
 	// Sockets is the number of capture sockets. More than one joins them
 	// in a PACKET_FANOUT group that spreads packets by a symmetric flow
 	// hash (IPv4 fragments reassembled first), so that each socket can

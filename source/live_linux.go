@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -132,6 +133,9 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 		case allIfs && loIndex > 0:
 			prog = dropOutgoing(prog, loIndex)
 		}
+		if c.SnapLen > 0 {
+			prog = withSnapLen(prog, uint32(c.SnapLen))
+		}
 		if prog != nil {
 			if err := tp.SetBPF(prog); err != nil {
 				return fail(fmt.Errorf("attaching the filter: %w", err))
@@ -212,6 +216,24 @@ func dropOutgoing(prog []bpf.RawInstruction, ifindex int) []bpf.RawInstruction {
 	}
 	return append(raw, prog...)
 }
+
+// withSnapLen makes prog (nil: accept all) keep at most n bytes of the
+// packets it accepts: every return of a non-zero constant returns n.
+func withSnapLen(prog []bpf.RawInstruction, n uint32) []bpf.RawInstruction {
+	if prog == nil {
+		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: filter.SnapLen}})
+	}
+	out := slices.Clone(prog)
+	for i := range out {
+		if out[i].Op == bpfRetK && out[i].K != 0 {
+			out[i].K = min(out[i].K, n)
+		}
+	}
+	return out
+}
+
+// bpfRetK is the opcode of "ret #k".
+const bpfRetK = 0x06
 
 // LinkType returns the link type of the packets.
 func (l *Live) LinkType() flowkey.LinkType { return l.link }

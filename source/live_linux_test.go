@@ -322,3 +322,40 @@ func TestLiveAnyInterface(t *testing.T) {
 		t.Errorf("captured %d of the %d datagrams from A and %d of the 100 over loopback; want each once", fromA, sentA, counts[30000])
 	}
 }
+
+// TestLiveSnapLen keeps 60 bytes of each packet, with a filter and
+// without: the kernel cuts them, Length keeps the size on the wire.
+func TestLiveSnapLen(t *testing.T) {
+	p := netns.New(t)
+	for _, expr := range []string{"", "udp"} {
+		live := openLive(t, p, source.LiveConfig{SnapLen: 60, Filter: expr})[0]
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			sendUDP(p, 50, 200)
+			time.Sleep(200 * time.Millisecond)
+			live.Stop()
+		}()
+		var b source.Batch
+		cut := 0
+		for {
+			err := live.ReadBatch(context.Background(), &b)
+			for _, pk := range b.Packets {
+				if len(pk.Data) > 60 {
+					t.Fatalf("filter %q: %d bytes kept of a %d-byte packet, snap length 60", expr, len(pk.Data), pk.Length)
+				}
+				if pk.Length >= 14+20+8+200 {
+					cut++
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cut == 0 {
+			t.Errorf("filter %q: no packet of the datagrams' size seen", expr)
+		}
+	}
+}

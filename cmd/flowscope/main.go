@@ -54,6 +54,8 @@ Input:
   --count N          stop after N packets
   --duration D       stop a live capture after D (such as 30s, 5m)
   --promisc          put the interface in promiscuous mode
+  --snaplen N        live: keep at most N bytes of each packet (what is cut
+                     counts as missed bytes of its connection)
   --ring MB          kernel ring per capture socket, in MiB (default 32);
                      what arrives while it is full is dropped and counted
 
@@ -108,6 +110,7 @@ type options struct {
 	count     uint64
 	duration  time.Duration
 	promisc   bool
+	snaplen   int
 	ringMB    int
 	pcapOut   string
 	rotateMB  int
@@ -142,6 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	fs.Uint64Var(&o.count, "count", 0, "stop after this many packets")
 	fs.DurationVar(&o.duration, "duration", 0, "stop a live capture after this long")
 	fs.BoolVar(&o.promisc, "promisc", false, "promiscuous mode")
+	fs.IntVar(&o.snaplen, "snaplen", 0, "bytes kept of each live packet")
 	fs.IntVar(&o.ringMB, "ring", 0, "kernel ring per socket, MiB")
 	fs.StringVar(&o.pcapOut, "write-pcap", "", "save packets to this pcap file")
 	fs.IntVar(&o.rotateMB, "rotate", 0, "rotate the pcap file at this many MiB")
@@ -189,8 +193,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		fmt.Fprintf(stderr, "flowscope: -i and -r cannot be used together\n")
 		return 2
 	}
-	if o.duration < 0 || o.ringMB < 0 || o.rotateMB < 0 || o.statsEv < 0 {
-		fmt.Fprintf(stderr, "flowscope: --duration, --ring, --rotate and --stats must not be negative\n")
+	if o.duration < 0 || o.ringMB < 0 || o.rotateMB < 0 || o.statsEv < 0 || o.snaplen < 0 {
+		fmt.Fprintf(stderr, "flowscope: --duration, --ring, --rotate, --snaplen and --stats must not be negative\n")
+		return 2
+	}
+	if o.snaplen > 0 && o.iface == "" {
+		fmt.Fprintf(stderr, "flowscope: --snaplen needs -i (a file keeps what it captured)\n")
 		return 2
 	}
 	if o.duration > 0 && o.iface == "" {
@@ -216,7 +224,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	}
 	if o.iface != "" {
 		lives, err = source.OpenLive(source.LiveConfig{Interface: o.iface, Filter: o.filter, Promiscuous: o.promisc,
-			Sockets: o.workers, RingBytes: o.ringMB << 20})
+			Sockets: o.workers, RingBytes: o.ringMB << 20, SnapLen: o.snaplen})
 		if err != nil {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1

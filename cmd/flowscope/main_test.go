@@ -179,7 +179,7 @@ func TestUsage(t *testing.T) {
 		t.Errorf("-h: exit %d, %q", code, out)
 	}
 	for _, args := range [][]string{{"--bogus"}, {"--format", "xml"}, {"--protocols", "gopher"}, {"--workers", "0"}, {"capture.pcap"},
-		{"-f", "tcp port"}, {"-f", "host example.com"}, {"--duration", "5s"}, {"--rotate", "10"}, {"-i", "lo", "-r", "x.pcap"}} {
+		{"-f", "tcp port"}, {"-f", "host example.com"}, {"--duration", "5s"}, {"--rotate", "10"}, {"-i", "lo", "-r", "x.pcap"}, {"--snaplen", "96"}} {
 		if code, _, errOut := runCLI(t, args...); code != 2 || errOut == "" || strings.Count(errOut, "\n") > 2 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and a short message", args, code, errOut)
 		}
