@@ -10,32 +10,40 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/filter"
 	"github.com/flowscope-go/flowscope/flowkey"
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
-// Live is one AF_PACKET capture socket (TPACKET_V3 ring), a Source. Its
-// batches hold copies of the ring's packets: a ring block goes back to
-// the kernel as soon as it is read, so a slow pipeline makes the kernel
-// drop (and count) packets rather than grow memory.
+// Live is one AF_PACKET capture socket with a TPACKET_V3 ring, a Source.
+// Its packets are read where the kernel put them: a batch's packets point
+// into the ring, and the ring blocks they lie in go back to the kernel
+// when the batch is released (Batch.Release; stage.FromSource does it
+// when the batch's last stage is done). A slow pipeline therefore holds
+// blocks, the ring fills, and the kernel drops (and counts) packets
+// rather than memory growing. Packets whose VLAN tag the kernel took off
+// are copied, with the tag put back.
 //
 // ReadBatch returns a batch when it is full, when MaxDelay passed since
 // its first packet, or when no packet came for a while; with no packets
 // at all it returns an empty batch with Now set every Tick. After Stop,
 // or when ctx is done, it returns what it holds and then io.EOF (Stop) or
-// ctx.Err().
+// ctx.Err(). Close only after every batch is released: it unmaps the
+// ring.
 type Live struct {
-	cfg  LiveConfig
-	name string
-	tp   *afpacket.TPacket
-	link flowkey.LinkType
+	cfg     LiveConfig
+	name    string
+	r       *ring
+	link    flowkey.LinkType
+	dgram   bool
+	ifindex int
 	// user runs the filter in user space: for expressions with vlan (the
 	// kernel has taken tags out of the packets a socket filter sees), and
 	// for packets captured before the kernel filter was attached.
@@ -43,16 +51,22 @@ type Live struct {
 	userAlways bool
 	attachedAt time.Time
 
-	stopped  atomic.Bool
+	stopped atomic.Bool
+	// readMu is held by ReadBatch, so that Close waits for it; closed is
+	// set by Close.
+	readMu   sync.Mutex
+	closed   bool
 	packets  atomic.Uint64
 	bytes    atomic.Uint64
 	rejected atomic.Uint64
 	lastNow  time.Time
 
-	// pending is a packet read that did not fit in the last batch.
+	// pending is a copied packet (VLAN tag put back) that did not fit in
+	// the last batch's buffer.
 	pending    flowscope.Packet
 	pendingBuf []byte
 	hasPending bool
+	scratch    []byte
 }
 
 // OpenLive opens cfg.Sockets capture sockets on cfg.Interface, joined in
@@ -92,27 +106,20 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 	}
 	group := uint16(os.Getpid())
 	blocks := max(c.RingBytes/liveBlockBytes, 1)
-	opts := []any{
-		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptFrameSize(liveFrameBytes),
-		afpacket.OptBlockSize(liveBlockBytes),
-		afpacket.OptNumBlocks(blocks),
-		afpacket.OptBlockTimeout(c.BlockTimeout),
-		afpacket.OptPollTimeout(c.BlockTimeout),
-	}
-	if allIfs {
-		opts = append(opts, afpacket.OptSocketType(afpacket.SocketDgram))
-	} else {
-		// Tags the kernel took off go back in, for the records and for
-		// vlan filters run here.
-		opts = append(opts, afpacket.OptInterface(c.Interface), afpacket.OptAddVLANHeader(true))
+	ifindex := 0
+	if !allIfs {
+		ifc, err := net.InterfaceByName(c.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("live capture: interface %q: %w", c.Interface, err)
+		}
+		ifindex = ifc.Index
 	}
 	for range c.Sockets {
-		tp, err := afpacket.NewTPacket(opts...)
+		r, err := newRing(ifindex, allIfs, liveBlockBytes, blocks, c.BlockTimeout)
 		if err != nil {
 			return fail(err)
 		}
-		l := &Live{cfg: c, name: c.Interface, tp: tp, link: link}
+		l := &Live{cfg: c, name: c.Interface, r: r, link: link, dgram: allIfs, ifindex: ifindex}
 		out = append(out, l)
 		// The program for the kernel: the filter (unless it has vlan and
 		// runs here), and on a loopback interface, which shows every
@@ -137,18 +144,18 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 			prog = withSnapLen(prog, uint32(c.SnapLen))
 		}
 		if prog != nil {
-			if err := tp.SetBPF(prog); err != nil {
+			if err := r.attach(prog); err != nil {
 				return fail(fmt.Errorf("attaching the filter: %w", err))
 			}
 			l.attachedAt = time.Now()
 		}
-		if c.Promiscuous {
-			if err := tp.SetPromiscuous(true); err != nil {
+		if c.Promiscuous && ifindex > 0 {
+			if err := r.promiscuous(ifindex); err != nil {
 				return fail(fmt.Errorf("promiscuous mode: %w", err))
 			}
 		}
 		if c.Sockets > 1 {
-			if err := tp.SetFanout(afpacket.FanoutHash|afpacket.FanoutHashWithDefrag, group); err != nil {
+			if err := r.fanout(group); err != nil {
 				return fail(fmt.Errorf("joining fanout group %d: %w", group, err))
 			}
 		}
@@ -245,6 +252,27 @@ func (l *Live) Stop() { l.stopped.Store(true) }
 // ReadBatch implements Source.
 func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 	b.Reset()
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if l.closed {
+		return fmt.Errorf("live capture on %s: closed", l.name)
+	}
+	if cap(b.Packets) == 0 {
+		b.Packets = make([]flowscope.Packet, 0, DefaultBatchPackets)
+	}
+	// held lists the ring blocks this batch's packets lie in; the batch's
+	// Release gives them back.
+	var held []int
+	defer func() {
+		if len(held) > 0 {
+			r := l.r
+			b.Release = func() {
+				for _, k := range held {
+					r.unref(k)
+				}
+			}
+		}
+	}()
 	if l.hasPending {
 		l.hasPending = false
 		b.put(l.pending, l.pending.Data)
@@ -264,9 +292,11 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 			}
 			return io.EOF
 		}
-		data, ci, err := l.tp.ZeroCopyReadPacketData()
-		switch {
-		case errors.Is(err, afpacket.ErrTimeout):
+		hdr, data, block, ok, err := l.r.next(l.cfg.BlockTimeout)
+		if err != nil {
+			return fmt.Errorf("live capture on %s: %w", l.name, l.why(err))
+		}
+		if !ok {
 			now := time.Now()
 			if len(b.Packets) > 0 {
 				return nil
@@ -277,25 +307,45 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 				return nil
 			}
 			continue
-		case err != nil:
-			return fmt.Errorf("live capture on %s: %w", l.name, l.why(err))
 		}
-		if l.user != nil && (l.userAlways || !ci.Timestamp.After(l.attachedAt)) && !l.user.Match(data) {
+		ts := time.Unix(int64(hdr.Sec), int64(hdr.Nsec))
+		length := int(hdr.Len)
+		copied := false
+		if !l.dgram && hdr.Status&unix.TP_STATUS_VLAN_VALID != 0 && len(data) >= 12 {
+			// The tag the kernel took off goes back in, in a copy.
+			tpid := uint16(0x8100)
+			if hdr.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+				tpid = hdr.Hv1.Vlan_tpid
+			}
+			tci := uint16(hdr.Hv1.Vlan_tci)
+			l.scratch = append(append(l.scratch[:0], data[:12]...), byte(tpid>>8), byte(tpid), byte(tci>>8), byte(tci))
+			l.scratch = append(l.scratch, data[12:]...)
+			data, length, copied = l.scratch, length+4, true
+		}
+		if l.user != nil && (l.userAlways || !ts.After(l.attachedAt)) && !l.user.Match(data) {
 			l.rejected.Add(1)
 			continue
 		}
-		p := flowscope.Packet{Data: data, Timestamp: ci.Timestamp, Length: ci.Length, LinkType: l.link, Interface: ci.InterfaceIndex}
+		p := flowscope.Packet{Data: data, Timestamp: ts, Length: length, LinkType: l.link, Interface: l.ifindexOf(hdr)}
 		l.packets.Add(1)
 		l.bytes.Add(uint64(len(data)))
-		if !b.put(p, data) {
-			l.pendingBuf = append(l.pendingBuf[:0], data...)
-			p.Data = l.pendingBuf
-			l.pending, l.hasPending = p, true
-			return nil
+		if copied {
+			if !b.put(p, data) {
+				l.pendingBuf = append(l.pendingBuf[:0], data...)
+				p.Data = l.pendingBuf
+				l.pending, l.hasPending = p, true
+				return nil
+			}
+		} else {
+			if len(held) == 0 || held[len(held)-1] != block {
+				l.r.refs[block].Add(1)
+				held = append(held, block)
+			}
+			b.Packets = append(b.Packets, p)
 		}
 		if len(b.Packets) == 1 {
-			first = ci.Timestamp
-		} else if ci.Timestamp.Sub(first) >= l.cfg.MaxDelay {
+			first = ts
+		} else if ts.Sub(first) >= l.cfg.MaxDelay {
 			return nil
 		}
 		if len(b.Packets) == cap(b.Packets) {
@@ -304,10 +354,23 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 	}
 }
 
+// ifindexOf reads the interface index from the sockaddr_ll the kernel
+// puts after a packet's header.
+func (l *Live) ifindexOf(hdr *unix.Tpacket3Hdr) int {
+	if !l.dgram {
+		return l.ifindex
+	}
+	sll := (*unix.RawSockaddrLinklayer)(unsafe.Add(unsafe.Pointer(hdr), tpacket3HdrLen))
+	return int(sll.Ifindex)
+}
+
+// tpacket3HdrLen is TPACKET_ALIGN(sizeof(struct tpacket3_hdr)).
+const tpacket3HdrLen = (unsafe.Sizeof(unix.Tpacket3Hdr{}) + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+
 // why explains a read error: a failed poll is most often the interface
 // going down or away.
 func (l *Live) why(err error) error {
-	if !errors.Is(err, afpacket.ErrPoll) || l.name == "any" {
+	if !errors.Is(err, ErrPollFailed) || l.name == "any" {
 		return err
 	}
 	ifr, ierr := unix.NewIfreq(l.name)
@@ -332,16 +395,22 @@ func (l *Live) why(err error) error {
 // ring had no room for; Filtered counts only packets the user-space
 // filter rejected.
 func (l *Live) Stats() Stats {
-	st := Stats{Packets: l.packets.Load(), Bytes: l.bytes.Load(), Filtered: l.rejected.Load()}
-	if _, v3, err := l.tp.SocketStats(); err == nil {
-		st.Dropped = uint64(v3.Drops())
-	}
-	return st
+	_, drops := l.r.stats()
+	return Stats{Packets: l.packets.Load(), Bytes: l.bytes.Load(), Filtered: l.rejected.Load(), Dropped: drops}
 }
 
-// Close implements Source.
+// Close implements Source: it stops the source, waits for a ReadBatch in
+// progress to return, closes the socket and unmaps the ring once every
+// batch is released (waiting a second for them; a ring still held after
+// that stays mapped).
 func (l *Live) Close() error {
-	l.tp.Close()
+	l.Stop()
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if !l.closed {
+		l.closed = true
+		l.r.close(time.Second)
+	}
 	return nil
 }
 

@@ -69,6 +69,12 @@ type Batch struct {
 	// flows, unanswered queries) advances to it even when a batch comes
 	// back empty. Zero for files, where packet time alone counts.
 	Now int64
+	// Release is set by sources that lend their own memory to the
+	// packets instead of copying them into Data (a live capture's ring):
+	// it must be called once when the packets are no longer used, which
+	// gives the memory back. stage.FromSource calls it when the batch is
+	// released; Reset calls it when a batch is reused without it.
+	Release func()
 }
 
 // Default batch bounds: a batch is handed on when it holds
@@ -84,6 +90,10 @@ const (
 
 // Reset empties b, keeping its memory.
 func (b *Batch) Reset() {
+	if b.Release != nil {
+		b.Release()
+		b.Release = nil
+	}
 	b.Packets = b.Packets[:0]
 	b.Data = b.Data[:0]
 	b.Now = 0

@@ -36,6 +36,11 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 			sb := source.Batch{Packets: b.Items[:0], Data: b.Arena[:0]}
 			err := src.ReadBatch(ctx, &sb)
 			b.Items, b.Arena = sb.Packets, sb.Data
+			if sb.Release != nil {
+				// The packets lie in the source's memory: give it back
+				// when the batch is released.
+				b.parent = releaseFunc(sb.Release)
+			}
 			for i := range b.Items {
 				wm = max(wm, b.Items[i].Timestamp.UnixNano())
 			}
@@ -68,6 +73,12 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 	})
 	return out
 }
+
+// releaseFunc adapts a function to the releaser a batch calls when its
+// last reference goes.
+type releaseFunc func()
+
+func (f releaseFunc) Release() { f() }
 
 // To adds a stage that writes every batch to s, releases it, and flushes
 // s at the end of input. It does not flush on cancellation or error.
