@@ -35,8 +35,8 @@ import (
 // its first packet, or when no packet came for a while; with no packets
 // at all it returns an empty batch with Now set every Tick. After Stop,
 // or when ctx is done, it returns what it holds and then io.EOF (Stop) or
-// ctx.Err(). Close only after every batch is released: it unmaps the
-// ring.
+// ctx.Err(). Close after the batches are released: it unmaps the ring
+// (see Close).
 type Live struct {
 	cfg     LiveConfig
 	name    string
