@@ -144,28 +144,26 @@ func (g *gen) fail(off int, format string, args ...any) error {
 	return &SyntaxError{g.expr, off, fmt.Sprintf(format, args...)}
 }
 
+// pair generates a and b, in that order (a vlan in a moves b's offsets),
+// joined by join.
+func (g *gen) pair(a, b node, join func(test, test) test) (test, error) {
+	ta, err := g.node(a)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := g.node(b)
+	if err != nil {
+		return nil, err
+	}
+	return join(ta, tb), nil
+}
+
 func (g *gen) node(n node) (test, error) {
 	switch n := n.(type) {
 	case andNode:
-		a, err := g.node(n.a)
-		if err != nil {
-			return nil, err
-		}
-		b, err := g.node(n.b)
-		if err != nil {
-			return nil, err
-		}
-		return and(a, b), nil
+		return g.pair(n.a, n.b, and)
 	case orNode:
-		a, err := g.node(n.a)
-		if err != nil {
-			return nil, err
-		}
-		b, err := g.node(n.b)
-		if err != nil {
-			return nil, err
-		}
-		return or(a, b), nil
+		return g.pair(n.a, n.b, or)
 	case notNode:
 		a, err := g.node(n.a)
 		if err != nil {

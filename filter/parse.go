@@ -146,8 +146,6 @@ type (
 		proto protoQ // protoIP, protoIP6 or protoAny
 		n     uint32
 	}
-	// vlanMark ends the scope of nothing: offsets change in the order the
-	// expression is read, as libpcap does; the coder tracks them.
 )
 
 type parser struct {

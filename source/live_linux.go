@@ -219,7 +219,7 @@ func dropOutgoing(prog []bpf.RawInstruction, ifindex int) []bpf.RawInstruction {
 		panic(err) // a fixed program
 	}
 	if prog == nil {
-		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: filter.SnapLen}})
+		prog = acceptAll()
 	}
 	return append(raw, prog...)
 }
@@ -228,7 +228,7 @@ func dropOutgoing(prog []bpf.RawInstruction, ifindex int) []bpf.RawInstruction {
 // packets it accepts: every return of a non-zero constant returns n.
 func withSnapLen(prog []bpf.RawInstruction, n uint32) []bpf.RawInstruction {
 	if prog == nil {
-		prog, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: filter.SnapLen}})
+		prog = acceptAll()
 	}
 	out := slices.Clone(prog)
 	for i := range out {
@@ -237,6 +237,11 @@ func withSnapLen(prog []bpf.RawInstruction, n uint32) []bpf.RawInstruction {
 		}
 	}
 	return out
+}
+
+// acceptAll is the program that keeps every packet whole.
+func acceptAll() []bpf.RawInstruction {
+	return []bpf.RawInstruction{{Op: bpfRetK, K: filter.SnapLen}}
 }
 
 // bpfRetK is the opcode of "ret #k".
