@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -131,7 +132,10 @@ func (g *Graph) Run(ctx context.Context) error {
 					err = &StageError{Stage: s.name, Err: fmt.Errorf("%w: %v", ErrPanic, r), Stack: debug.Stack()}
 				}
 			}()
-			if err := s.run(ctx); err != nil {
+			// The stage's name labels its samples in CPU profiles
+			// (go tool pprof -tagfocus stage=NAME, or -tags).
+			pprof.Do(ctx, pprof.Labels("stage", s.name), func(ctx context.Context) { err = s.run(ctx) })
+			if err != nil {
 				var se *StageError
 				if errors.As(err, &se) {
 					return err

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,4 +191,29 @@ func TestPortConsumedTwicePanics(t *testing.T) {
 		}
 	}()
 	stage.In(p, "b")
+}
+
+// Every stage runs with a "stage" profiler label naming it, so that a CPU
+// profile of a pipeline can be split by stage (go tool pprof -tags).
+func TestStagesCarryProfilerLabels(t *testing.T) {
+	g := stage.New(nil)
+	var names sync.Map
+	g.Add("first", func(ctx context.Context) error {
+		v, _ := pprof.Label(ctx, "stage")
+		names.Store("first", v)
+		return nil
+	})
+	g.Add("second", func(ctx context.Context) error {
+		v, _ := pprof.Label(ctx, "stage")
+		names.Store("second", v)
+		return nil
+	})
+	if err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"first", "second"} {
+		if v, _ := names.Load(n); v != n {
+			t.Errorf("stage %q ran with label %q", n, v)
+		}
+	}
 }

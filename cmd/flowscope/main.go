@@ -84,7 +84,8 @@ Processing:
                      live, one capture socket per shard in a fanout group
 
 Profiling:
-  --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof)
+  --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof;
+                     samples carry a "stage" label: pprof -tags)
   --memprofile FILE  write a heap profile at the end of the run to FILE
 
 Exit status is 0 on success (a capture stopped by a signal included), 1
