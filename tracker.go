@@ -351,15 +351,30 @@ func (t *Tracker[K]) Now() int64 { return t.now }
 // the start of a new flow. It allocates nothing for packets of known
 // flows. The packet's bytes are not kept.
 func (t *Tracker[K]) Track(p *Packet, out []FlowEvent) []FlowEvent {
+	err := t.dec.Decode(p.LinkType, p.Data, &t.d)
+	return t.TrackDecoded(p, &t.d, err, out)
+}
+
+// TrackDecoded is Track for a packet already decoded: d and err are what
+// flowkey.Decoder.Decode returned for p's link type and data, which d
+// still points into. A stage that reads packets can decode them on its
+// own core, while they are in its cache, and leave the tracker only
+// this. The tracker reads d and does not keep it.
+func (t *Tracker[K]) TrackDecoded(p *Packet, d *flowkey.Decoded, err error, out []FlowEvent) []FlowEvent {
 	t.stats.Packets++
 	ts := p.Timestamp.UnixNano()
 	if ts > t.now {
 		t.now = ts
 	}
-	d := &t.d
-	if err := t.dec.Decode(p.LinkType, p.Data, d); err != nil {
+	if err != nil {
 		switch err {
 		case flowkey.ErrFragment:
+			if d != &t.d {
+				// The reassembled datagram is decoded into the
+				// tracker's own, not the caller's.
+				t.d = *d
+				d = &t.d
+			}
 			// Reassemble, then track the whole datagram as one packet.
 			dg, done := t.defrag.Add(d, ts)
 			if !done {

@@ -1,7 +1,9 @@
 package flowscope_test
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -469,5 +471,72 @@ func TestRecordEndpointsEveryKeyKind(t *testing.T) {
 		run("IP pair", ip.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return ip.Flush(flowscope.EndOfInput, e) })
 		mac := flowscope.NewTracker(flowkey.MACPairExtractor{}, nil)
 		run("MAC pair", mac.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return mac.Flush(flowscope.EndOfInput, e) })
+	}
+}
+
+// TestTrackDecodedMatchesTrack: a tracker fed packets decoded outside it
+// (one Decoded reused for every packet, as a reading stage does) ends
+// the same flows with the same records and counts as one that decodes
+// them itself, fragments, tunnels and undecodable frames included.
+func TestTrackDecodedMatchesTrack(t *testing.T) {
+	type frame struct {
+		lt   flowkey.LinkType
+		data []byte
+		ts   time.Time
+	}
+	var frames []frame
+	for _, p := range pcapgen.Random(rand.New(rand.NewPCG(7, 7)), 300, 30*time.Second) {
+		frames = append(frames, frame{flowkey.LinkEthernet, p.Data, p.TS})
+	}
+	end := frames[len(frames)-1].ts
+	dns := netip.MustParseAddrPort("10.0.0.2:53")
+	for i, f := range pcapgen.Fragments(pcapgen.UDP(cli, dns, make([]byte, 3000)), 1480, 9) {
+		frames = append(frames, frame{flowkey.LinkEthernet, f, end.Add(time.Duration(i+1) * time.Millisecond)})
+	}
+	vxlan := append([]byte{0x08, 0, 0, 0, 0, 0, 1, 0}, pcapgen.TCP(cli, srv, 1, 0, 0x02, nil)...)
+	arp := make([]byte, 42)
+	arp[12], arp[13] = 0x08, 0x06
+	frames = append(frames,
+		frame{flowkey.LinkEthernet, pcapgen.UDP(netip.MustParseAddrPort("203.0.113.1:40000"), netip.MustParseAddrPort("203.0.113.2:4789"), vxlan), end.Add(time.Second)},
+		frame{flowkey.LinkEthernet, arp, end.Add(time.Second)},
+		frame{flowkey.LinkEthernet, []byte{1, 2, 3}, end.Add(time.Second)},
+		frame{flowkey.LinkType(160), []byte{1, 2, 3, 4}, end.Add(time.Second)},
+	)
+
+	cfg := &flowscope.Config{StartEvents: true}
+	self := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
+	given := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
+	var dec flowkey.Decoder
+	var d flowkey.Decoded
+	var want, got []flowscope.FlowEvent
+	for _, f := range frames {
+		p := flowscope.Packet{Data: f.data, Timestamp: f.ts, Length: len(f.data), LinkType: f.lt}
+		want = self.Track(&p, want)
+		err := dec.Decode(p.LinkType, p.Data, &d)
+		before := d
+		got = given.TrackDecoded(&p, &d, err, got)
+		if !reflect.DeepEqual(d, before) {
+			t.Fatalf("TrackDecoded changed the Decoded it was given (decode error %v)", err)
+		}
+	}
+	want = self.Flush(flowscope.EndOfInput, want)
+	got = given.Flush(flowscope.EndOfInput, got)
+	if len(want) < 600 {
+		t.Fatalf("only %d events: the frames do not exercise the tracker", len(want))
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range min(len(got), len(want)) {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("event %d differs:\n got  %+v\n want %+v", i, got[i], want[i])
+			}
+		}
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	st := self.Stats()
+	if gs := given.Stats(); gs != st {
+		t.Errorf("stats:\n got  %+v\n want %+v", gs, st)
+	}
+	if st.Reassembled != 1 || st.NotIP != 1 || st.Truncated != 1 || st.UnsupportedLink != 1 {
+		t.Errorf("the odd frames were not all seen: %+v", st)
 	}
 }

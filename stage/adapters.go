@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 )
@@ -31,6 +32,7 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 			emit = func(b *Batch[flowscope.Packet]) error { return sp.split(ctx, b) }
 		}
 		var wm int64
+		var dec flowkey.Decoder
 		for {
 			b := pool.Get()
 			sb := source.Batch{Packets: b.Items[:0], Data: b.Arena[:0]}
@@ -40,6 +42,9 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 				// The packets lie in the source's memory: give it back
 				// when the batch is released.
 				b.parent = releaseFunc(sb.Release)
+			}
+			if fuse.predecode {
+				predecode(b, &dec)
 			}
 			for i := range b.Items {
 				wm = max(wm, b.Items[i].Timestamp.UnixNano())

@@ -17,6 +17,7 @@ type Batch[T any] struct {
 	refs   atomic.Int32
 	parent releaser
 	pool   *Pool[T]
+	pre    *predecoded // packets decoded by the stage that read them
 }
 
 type releaser interface{ Release() }
@@ -36,6 +37,9 @@ func (b *Batch[T]) Release() {
 	}
 	clear(b.Items) // drop references held by items
 	b.Items = b.Items[:0]
+	if b.pre != nil {
+		b.pre.reset()
+	}
 	b.Arena = b.Arena[:0]
 	b.Watermark = 0
 	if b.pool != nil {

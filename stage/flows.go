@@ -226,6 +226,7 @@ func ShardConfig(cfg *flowscope.Config, workers int) flowscope.Config {
 // empty), then one batch of flushed records.
 func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
 	tr *flowscope.Tracker[K], stats *TrackStats, side *sideOut[S], final flowscope.EndReason) Port[*Batch[flowscope.FlowEvent]] {
+	predecodeFor(in)
 	src := In(in, name)
 	out := NewPort[*Batch[flowscope.FlowEvent]](g, name)
 	pool := NewPool[flowscope.FlowEvent](2*g.buffer+2, 64)
@@ -237,8 +238,14 @@ func trackShard[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[fl
 		defer func() { stats.set(shard, tr.Stats(), tr.Len(), tr.Buffered()) }()
 		for b := range src {
 			o := pool.Get()
-			for i := range b.Items {
-				o.Items = tr.Track(&b.Items[i], o.Items)
+			if pre := b.pre.of(b); pre != nil {
+				for i := range b.Items {
+					o.Items = tr.TrackDecoded(&b.Items[i], &pre.d[i], pre.err[i], o.Items)
+				}
+			} else {
+				for i := range b.Items {
+					o.Items = tr.Track(&b.Items[i], o.Items)
+				}
 			}
 			wm := b.Watermark
 			o.Items = tr.Advance(wm, o.Items)

@@ -272,6 +272,9 @@ func (sp *splitter[T]) close() {
 // split, and the producer splits its batches itself.
 type fusion[T any] struct {
 	split *splitter[T]
+	// predecode: the consumer is a flow tracker, and the producer decodes
+	// each packet's headers for it (see predecode).
+	predecode bool
 }
 
 // inAll marks every port in ins as consumed by the stage named by.
