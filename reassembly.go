@@ -366,9 +366,18 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 	}
 	// Cut the new bytes against each buffered segment they overlap.
 	end := abs + uint64(len(payload))
-	i := 0
-	for i < len(st.ooo) && st.ooo[i].seq+uint64(len(st.ooo[i].data)) <= abs {
-		i++
+	// The first buffered segment ending past abs: the list is sorted and
+	// its segments do not overlap, so their ends are sorted too. A search,
+	// not a walk: behind a hole a list holds up to a window of segments,
+	// and each new one usually goes at its end.
+	i, hi := 0, len(st.ooo)
+	for i < hi {
+		m := int(uint(i+hi) >> 1)
+		if st.ooo[m].seq+uint64(len(st.ooo[m].data)) <= abs {
+			i = m + 1
+		} else {
+			hi = m
+		}
 	}
 	var piecesBuf [4]segment // on the stack in the common case
 	pieces := piecesBuf[:0]
