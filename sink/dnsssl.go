@@ -155,13 +155,17 @@ func AppendSSL(b []byte, c *Conn, h *tlshello.Handshake) []byte {
 			b = AppendJSONString(b, tlshello.VersionName(v))
 		}
 		b = append(b, ']')
-		_, ja3 := ch.JA3()
-		b = appendField(b, "ja3", ja3)
-		b = appendField(b, "ja4", ch.JA4())
+		// Fingerprints are hex digits and letters: nothing to escape.
+		b = append(b, `,"ja3":"`...)
+		b = ch.AppendJA3(b)
+		b = append(b, `","ja4":"`...)
+		b = ch.AppendJA4(b)
+		b = append(b, '"')
 	}
 	if s := h.Server; s != nil {
-		_, ja3s := s.JA3S()
-		b = appendField(b, "ja3s", ja3s)
+		b = append(b, `,"ja3s":"`...)
+		b = s.AppendJA3S(b)
+		b = append(b, '"')
 	}
 	return append(b, '}')
 }
