@@ -188,6 +188,13 @@ func AppendJSONString(b []byte, s string) []byte {
 	// Runs of bytes that need no escaping are appended whole.
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a look.
+		for i+8 <= len(s) && !needsLook(load64(s[i:])) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if jsonPlain[c] {
 			i++
@@ -212,6 +219,26 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// load64 reads the first eight bytes of s, little-endian (one load).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// needsLook reports whether any byte of w is not plain (see jsonPlain):
+// a control character, a quote, a backslash, DEL, or not ASCII. It is the
+// word-at-a-time "has a byte below n" trick, once for bytes below 0x20
+// and once for each of the other three XORed to zero: a byte's borrow
+// can mark the byte above it falsely, but only when it is itself a hit,
+// so the answer for the whole word is exact. A word with a non-ASCII byte
+// answers true by w&highs before the rest matters.
+func needsLook(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs, del := w^(ones*'"'), w^(ones*'\\'), w^(ones*0x7f)
+	return ((w-ones*0x20)|(q-ones)|(bs-ones)|(del-ones))&^(w&q&bs&del)&highs|w&highs != 0
 }
 
 // jsonPlain marks the bytes AppendJSONString copies as they are: printable

@@ -15,6 +15,14 @@ func FuzzAppendJSONString(f *testing.F) {
 	for _, s := range []string{"", "plain", `quote " and \ back`, "tab\tnew\nline", "del\x7f", "caf\xc3\xa9", "bad\xff\xfe", "\xe2\x82", "日本語"} {
 		f.Add(s)
 	}
+	// Words of eight with the byte that needs a look at each place.
+	for _, c := range []byte{0, 0x1f, '"', '\\', 0x7f, 0x80, 0xff, 0x20, 0x7e, 0x21, 0x5b, 0x5d} {
+		for at := range 17 {
+			w := []byte("abcdefghijklmnopq")
+			w[at] = c
+			f.Add(string(w))
+		}
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := sink.AppendJSONString([]byte("x"), s)
 		if out[0] != 'x' || !json.Valid(out[1:]) {
@@ -27,7 +35,39 @@ func FuzzAppendJSONString(f *testing.F) {
 		if utf8.ValidString(s) && back != s {
 			t.Fatalf("%q came back as %q", s, back)
 		}
+		if want := appendJSONStringByByte([]byte("x"), s); string(out) != string(want) {
+			t.Fatalf("%q: %q, byte by byte %q", s, out, want)
+		}
 	})
+}
+
+// appendJSONStringByByte is AppendJSONString one byte at a time, the
+// reference for its word-at-a-time scan.
+func appendJSONStringByByte(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
 }
 
 func TestAppendJSONStringEscapes(t *testing.T) {
