@@ -30,10 +30,12 @@ type pcapReader struct {
 	eof     bool
 }
 
-// pcapChunk is how much is read from the file at a time: small enough
-// that the bytes a full batch leaves over (copied into the next) stay few,
-// large enough that system calls do not matter.
-const pcapChunk = 64 << 10
+// pcapChunk and maxPcapChunk bound how much is read from the file at a
+// time (see chunk).
+const (
+	pcapChunk    = 64 << 10
+	maxPcapChunk = 256 << 10
+)
 
 // maxEagerCapture is the capture length accepted whatever the snap length
 // says: files with a snap length of 0, or smaller than their records,
@@ -153,7 +155,7 @@ func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
 			copy(grown, data[start:])
 			data, pos, start = grown, pos-start, 0
 		}
-		n, err := r.in.Read(data[len(data):min(cap(data), len(data)+pcapChunk)])
+		n, err := r.in.Read(data[len(data):min(cap(data), len(data)+r.chunk(fr, b))])
 		data = data[:len(data)+n]
 		switch {
 		case errors.Is(err, io.EOF):
@@ -162,4 +164,17 @@ func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
 			return false, &FileError{Path: fr.path, Packet: fr.packets + 1, Offset: fr.pos, Err: err}
 		}
 	}
+}
+
+// chunk is how much to read next: about what the packets the batch still
+// has room for will take, going by the file's records so far, between
+// pcapChunk and maxPcapChunk. The kernel copies large reads for less a
+// byte (a 256 KiB read costs two thirds of four 64 KiB ones here), but
+// what is read past a full batch's last record is copied into the next.
+func (r *pcapReader) chunk(fr *fileReader, b *Batch) int {
+	if fr.packets == 0 {
+		return pcapChunk
+	}
+	want := int64(cap(b.Packets)-len(b.Packets)) * (fr.pos / int64(fr.packets))
+	return int(min(max(want, pcapChunk), maxPcapChunk))
 }
