@@ -15,7 +15,10 @@ import (
 // *Config passed to New does too.
 type Config struct {
 	// Buffer is the capacity of each channel between stages, in batches.
-	// Zero means 4.
+	// Zero means 2: a batch in each channel and one at each end keep the
+	// stages busy, and fewer batches in flight keep less memory warm (on
+	// the workload capture 2 took 0.96-0.98x the time of 4 with two
+	// workers, 1 was slower; bench/README.md).
 	Buffer int
 }
 
@@ -46,7 +49,7 @@ type portState struct {
 
 // New returns an empty graph.
 func New(cfg *Config) *Graph {
-	g := &Graph{buffer: 4}
+	g := &Graph{buffer: 2}
 	if cfg != nil && cfg.Buffer > 0 {
 		g.buffer = cfg.Buffer
 	}
