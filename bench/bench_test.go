@@ -13,14 +13,17 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -221,6 +224,81 @@ func BenchmarkPipeline(b *testing.B) {
 				packets = stats.Stats().Packets
 			}
 			perPacket(b, int(packets))
+		})
+	}
+}
+
+// BenchmarkShardScaling is the trackers' work alone (decoding, flow
+// table, TCP reassembly, HTTP parsing) on the HTTP capture, packets split among W trackers by
+// the partition's hash and tracked at once, from packets already read
+// into memory: how the shards themselves scale, without the reading and
+// writing stages that share the cores in the command.
+func BenchmarkShardScaling(b *testing.B) {
+	path := httpCapture(b)
+	src, err := source.OpenFiles(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var all []flowscope.Packet
+	for {
+		var batch source.Batch
+		err := src.ReadBatch(context.Background(), &batch)
+		all = append(all, batch.Packets...) // each batch keeps its own buffer
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	src.Close()
+	for _, workers := range []int{1, 2} {
+		shards := make([][]*flowscope.Packet, workers)
+		var dec flowkey.Decoder
+		var d flowkey.Decoded
+		for i := range all {
+			_ = dec.Decode(all[i].LinkType, all[i].Data, &d)
+			h, _ := flowkey.PairHash(&d)
+			s := int(h % uint64(workers))
+			shards[s] = append(shards[s], &all[i])
+		}
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			var txs atomic.Int64
+			trackers := make([]*flowscope.Tracker[flowkey.FiveTuple], workers)
+			for i := range trackers {
+				cfg := flowscope.Config{NewStream: conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+					return flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(*http1.Transaction) { txs.Add(1) })
+				})}
+				trackers[i] = flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+			}
+			// One pass over the capture: every shard's trackers, at once.
+			pass := func() {
+				txs.Store(0)
+				var wg sync.WaitGroup
+				for i, pkts := range shards {
+					wg.Go(func() {
+						tr := trackers[i]
+						evs := make([]flowscope.FlowEvent, 0, 1024)
+						for _, p := range pkts {
+							evs = tr.Track(p, evs[:0])
+						}
+						tr.Flush(flowscope.EndOfInput, evs[:0])
+					})
+				}
+				wg.Wait()
+			}
+			// The trackers are kept across passes, as long-running ones
+			// would be: the first pass warms their memory, the rest are
+			// the steady state.
+			pass()
+			b.ResetTimer()
+			for b.Loop() {
+				pass()
+			}
+			if n := txs.Load(); n != httpConns*httpExchanges {
+				b.Fatalf("%d HTTP transactions, want %d", n, httpConns*httpExchanges)
+			}
+			perPacket(b, len(all))
 		})
 	}
 }
