@@ -3,37 +3,19 @@
 package analyze_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/analyze"
 	"github.com/flowscope-go/flowscope/internal/netns"
+	"github.com/flowscope-go/flowscope/internal/syncbuf"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/miekg/dns"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLiveTimersRunWithoutPackets sends one DNS query that nobody
 // answers and then nothing: on the wall clock the UDP flow times out (1 s
@@ -51,7 +33,7 @@ func TestLiveTimersRunWithoutPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lives[0].Close()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := analyze.RunLive(context.Background(), []source.Source{lives[0]}, &out,

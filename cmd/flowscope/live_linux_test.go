@@ -14,12 +14,12 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowscope-go/flowscope/internal/netns"
+	"github.com/flowscope-go/flowscope/internal/syncbuf"
 	"github.com/miekg/dns"
 )
 
@@ -126,7 +126,7 @@ func TestLiveCapture(t *testing.T) {
 	p := netns.New(t)
 	servers(t, p)
 
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	sigs := make(chan os.Signal, 2)
 	code := make(chan int, 1)
 	go func() {
@@ -280,23 +280,4 @@ func exchange(c net.Conn, name string, typ uint16) (*dns.Msg, error) {
 		return nil, err
 	}
 	return co.ReadMsg()
-}
-
-// syncBuffer is a bytes.Buffer safe to write from the command's
-// goroutines and read from the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
