@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -356,5 +357,34 @@ func TestSummarySaysWhySkipped(t *testing.T) {
 	}
 	if !strings.Contains(out, `"orig_ip_bytes":92,`) {
 		t.Errorf("the reassembled datagram's flow is missing or wrong:\n%s", out)
+	}
+}
+
+func TestInputBytes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
+	if err := os.WriteFile(a, make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, make([]byte, 24), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  int64
+	}{
+		{"none", nil, 0},
+		{"one", []string{a}, 1000},
+		{"two", []string{a, b}, 1024},
+		{"standard input", []string{a, "-"}, math.MaxInt64},
+		{"missing", []string{filepath.Join(dir, "missing.pcap")}, math.MaxInt64},
+		{"directory", []string{dir}, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := inputBytes(tc.files); got != tc.want {
+				t.Errorf("inputBytes(%q) = %d, want %d", tc.files, got, tc.want)
+			}
+		})
 	}
 }
