@@ -10,8 +10,6 @@
 package tlshello
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 
@@ -128,23 +126,6 @@ func VersionName(v uint16) string {
 		return "SSLv2"
 	}
 	return "0x" + hex.EncodeToString([]byte{byte(v >> 8), byte(v)})
-}
-
-func certificate(der []byte) Certificate {
-	sum := sha256.Sum256(der)
-	c := Certificate{SHA256: hex.EncodeToString(sum[:])}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		c.Err = err.Error()
-		return c
-	}
-	c.Subject, c.Issuer = cert.Subject.String(), cert.Issuer.String()
-	c.NotBefore, c.NotAfter = cert.NotBefore.UnixNano(), cert.NotAfter.UnixNano()
-	c.SANs = append(c.SANs, cert.DNSNames...)
-	for _, ip := range cert.IPAddresses {
-		c.SANs = append(c.SANs, ip.String())
-	}
-	return c
 }
 
 // helloRetryRandom is the ServerHello random that marks a
