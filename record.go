@@ -247,7 +247,10 @@ func (r *FlowRecord) AppendUID(b []byte) []byte {
 }
 
 // UID returns the flow's uid; see AppendUID.
-func (r *FlowRecord) UID() string { return string(r.AppendUID(nil)) }
+func (r *FlowRecord) UID() string {
+	var buf [18]byte
+	return string(r.AppendUID(buf[:0]))
+}
 
 func appendBase62(b []byte, v uint64, width int) []byte {
 	var d [11]byte
