@@ -92,7 +92,12 @@ func Decode(b []byte, ts int64) (*Message, error) {
 	if len(b) < 12 {
 		return nil, errors.New("dns: message shorter than its 12-byte header")
 	}
-	m := &Message{Time: ts}
+	// The message and its question in one allocation.
+	mq := &struct {
+		m Message
+		q Question
+	}{m: Message{Time: ts}}
+	m := &mq.m
 	flags := binary.BigEndian.Uint16(b[2:4])
 	m.ID = binary.BigEndian.Uint16(b[0:2])
 	m.Response = flags&0x8000 != 0
@@ -105,7 +110,7 @@ func Decode(b []byte, ts int64) (*Message, error) {
 	m.NSCount = binary.BigEndian.Uint16(b[8:10])
 	m.ARCount = binary.BigEndian.Uint16(b[10:12])
 
-	if fastDecode && decodeSimple(b, m) {
+	if fastDecode && decodeSimple(b, m, &mq.q) {
 		return m, nil
 	}
 	var msg dns.Msg

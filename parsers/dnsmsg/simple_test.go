@@ -31,7 +31,7 @@ func simpleCorpus() [][]byte {
 			return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: rng.Uint32() % 86400}
 		}
 		for k := range i % 5 {
-			switch (i + k) % 7 {
+			switch (i + k) % 10 {
 			case 0:
 				r.Answer = append(r.Answer, &dns.A{Hdr: h(dns.TypeA), A: net.IPv4(byte(rng.Uint32()), byte(rng.Uint32()), 2, byte(k))})
 			case 1:
@@ -46,6 +46,13 @@ func simpleCorpus() [][]byte {
 				r.Answer = append(r.Answer, &dns.MX{Hdr: h(dns.TypeMX), Preference: 10, Mx: "mx.example."})
 			case 6:
 				r.Answer = append(r.Answer, &dns.NS{Hdr: h(dns.TypeNS), Ns: "ns1.example."})
+			case 7:
+				r.Answer = append(r.Answer, &dns.TXT{Hdr: h(dns.TypeTXT), Txt: []string{"v=spf1 include:_spf.example ~all"}})
+			case 8:
+				txts := [][]string{{`a\"q\"`}, {`back\\slash`}, {`tab\009`}, {""}, {"one", "two words"}, {`\255high`}, {"x"}}
+				r.Answer = append(r.Answer, &dns.TXT{Hdr: h(dns.TypeTXT), Txt: txts[(i/10+k)%len(txts)]})
+			case 9:
+				r.Answer = append(r.Answer, &dns.MX{Hdr: h(dns.TypeMX), Preference: uint16(rng.Uint32()), Mx: names[(i+k)%len(names)]})
 			}
 		}
 		if i%11 == 0 {
@@ -82,7 +89,7 @@ func TestDecodeSimpleAsMiekg(t *testing.T) {
 	for i, b := range corpus {
 		var m Message
 		m.QDCount, m.ANCount, m.NSCount, m.ARCount = 1, uint16(b[7]), uint16(b[9]), uint16(b[11])
-		if decodeSimple(b, &m) {
+		if decodeSimple(b, &m, new(Question)) {
 			taken++
 		}
 		for j := range 20 {

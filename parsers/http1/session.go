@@ -376,7 +376,12 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	}
 	s.headers(&m, rest)
 	if side == flowscope.Orig {
-		req := &Request{Message: m}
+		// The request and its transaction in one allocation.
+		rt := &struct {
+			tx  Transaction
+			req Request
+		}{req: Request{Message: m}}
+		req := &rt.req
 		sp1 := strings.IndexByte(first, ' ')
 		sp2 := strings.LastIndexByte(first, ' ')
 		req.Method = first[:sp1]
@@ -386,8 +391,8 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 			req.Target = first[sp1+1:]
 		}
 		s.depth++
-		tx := &Transaction{Depth: s.depth, Request: req}
-		s.pending = append(s.pending, tx)
+		rt.tx = Transaction{Depth: s.depth, Request: req}
+		s.pending = append(s.pending, &rt.tx)
 		st.req, st.msg = req, &req.Message
 		switch {
 		case req.Method == "CONNECT":
