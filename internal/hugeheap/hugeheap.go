@@ -23,12 +23,12 @@ import (
 
 // Reserve marks about n bytes of heap for huge pages and returns how many
 // it marked: zero where the system has no transparent huge pages, where
-// GODEBUG has disablethp=1 (the runtime's own switch for this), or when
-// the kernel refused. It allocates n bytes without touching them, marks
+// GODEBUG has disablethp=1 (the runtime's own switch for this), in a
+// build with the race detector, or when the kernel refused. It allocates n bytes without touching them, marks
 // them, drops them and runs a garbage collection, so call it once, at
 // the start of the program, before the heap has grown.
 func Reserve(n int) int {
-	if n <= 0 || disabled(os.Getenv("GODEBUG")) {
+	if n <= 0 || raceEnabled || disabled(os.Getenv("GODEBUG")) {
 		return 0
 	}
 	b := make([]byte, n)

@@ -19,6 +19,9 @@ func TestHeapGrowsIntoMarkedRegion(t *testing.T) {
 	if disabled(os.Getenv("GODEBUG")) {
 		t.Skip("GODEBUG has disablethp=1")
 	}
+	if raceEnabled {
+		t.Skip("Reserve does nothing under the race detector")
+	}
 	const n = 64 << 20
 	marked := Reserve(n)
 	if marked < n-2*hugePage {
