@@ -265,6 +265,30 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 	t.buffer(e, s, abs, payload, ts)
 }
 
+// ackedPastHole declares the holes of side s that its peer has just
+// acknowledged, when s has sent data past them (buffered behind the
+// first): the receiver has those bytes, the sender has moved on, so the
+// capture missed them and they are not coming, as when the sender's next
+// segment shows the same (reassembleData). Declared here, at the
+// acknowledgement, the bytes behind the hole go to the parsers at once
+// and their buffers are freed, instead of waiting for the sender's next
+// segment, which on a connection gone quiet comes only at its idle
+// timeout, minutes later. Zeek trims a stream to the peer's
+// acknowledgements likewise. With nothing buffered, a late copy of the
+// missing bytes (a capture reordered across directions) still fills the
+// hole.
+func (t *Tracker[K]) ackedPastHole(e *entry[K], s Side, ts int64) {
+	st := &t.strm[e.rec.sid-1].side[s]
+	if len(st.ooo) == 0 {
+		return
+	}
+	acked := t.tcpOf(e)[s].acked()
+	for len(st.ooo) > 0 && acked > st.next {
+		t.skipTo(e, s, min(acked, st.ooo[0].seq), ts)
+		t.drain(e, s, ts)
+	}
+}
+
 // deliver hands in-order bytes to the handler without copying them.
 func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64) {
 	st := &t.strm[e.rec.sid-1].side[s]

@@ -220,6 +220,73 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 	}
 }
 
+// TestReassemblyAckPastHoleDeclaresIt: data buffered behind a hole goes
+// to the handler when the receiver acknowledges past the hole, not when
+// the sender next sends (never, on a connection that has gone quiet); an
+// acknowledgement that covers only part of the hole declares that part.
+func TestReassemblyAckPastHoleDeclaresIt(t *testing.T) {
+	data := bytes.Repeat([]byte("abcdefghij"), 400)
+	isn, sisn := uint32(5000), uint32(9000)
+	ms := time.Millisecond
+	pk := func(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, p []byte) pcapgen.Packet {
+		return pcapgen.Packet{TS: t0.Add(ts), Data: pcapgen.TCP(src, dst, seq, ack, flags, p)}
+	}
+	for _, tc := range []struct {
+		name       string
+		acks       []uint32 // stream offsets the server acknowledges, in turn
+		wantData   string
+		wantGaps   [][2]uint64
+		wantBuffer bool
+	}{
+		{"past the hole and the data behind it", []uint32{4000}, string(data[:1000]) + string(data[2000:]), [][2]uint64{{1000, 1000}}, false},
+		{"to the hole's end", []uint32{2000}, string(data[:1000]) + string(data[2000:]), [][2]uint64{{1000, 1000}}, false},
+		{"into the hole, then past it", []uint32{1500, 3000}, string(data[:1000]) + string(data[2000:]), [][2]uint64{{1000, 500}, {1500, 500}}, false},
+		{"into the hole only", []uint32{1500}, string(data[:1000]), [][2]uint64{{1000, 500}}, true},
+		{"not past the delivered bytes", []uint32{1000}, string(data[:1000]), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkts := []pcapgen.Packet{
+				pk(0, cli, srv, isn, 0, pcapgen.SYN, nil),
+				pk(1*ms, srv, cli, sisn, isn+1, pcapgen.SYN|pcapgen.ACK, nil),
+				pk(2*ms, cli, srv, isn+1, sisn+1, pcapgen.ACK, nil),
+				pk(3*ms, cli, srv, isn+1, sisn+1, pcapgen.ACK, data[:1000]),
+				// data[1000:2000] is missed by the capture.
+				pk(4*ms, cli, srv, isn+1+2000, sisn+1, pcapgen.ACK, data[2000:3000]),
+				pk(5*ms, cli, srv, isn+1+3000, sisn+1, pcapgen.PSH|pcapgen.ACK, data[3000:]),
+			}
+			for i, a := range tc.acks {
+				pkts = append(pkts, pk(time.Duration(6+i)*ms, srv, cli, sisn+1, isn+1+a, pcapgen.ACK, nil))
+			}
+			col := &collector{t: t}
+			tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+				NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return col },
+			})
+			for _, p := range pkts {
+				pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+				tr.Track(&pkt, nil)
+			}
+			// Nothing more comes: what is delivered now is what the
+			// acknowledgements released.
+			if got := string(col.data[flowscope.Orig]); got != tc.wantData {
+				t.Errorf("delivered %d bytes before the connection ended, want %d", len(got), len(tc.wantData))
+			}
+			if fmt.Sprint(col.gaps[flowscope.Orig]) != fmt.Sprint(tc.wantGaps) {
+				t.Errorf("gaps %v, want %v", col.gaps[flowscope.Orig], tc.wantGaps)
+			}
+			if buffered := tr.Buffered() > 0; buffered != tc.wantBuffer {
+				t.Errorf("tracker holds %d buffered bytes, want some: %v", tr.Buffered(), tc.wantBuffer)
+			}
+			tr.Flush(flowscope.EndOfInput, nil)
+			if got := string(col.data[flowscope.Orig]); got != string(data[:1000])+string(data[2000:]) {
+				t.Errorf("after the end, %d bytes delivered, want %d", len(got), len(data)-1000)
+			}
+			if col.record.MissedBytes != 1000 {
+				t.Errorf("missed bytes %d, want 1000", col.record.MissedBytes)
+			}
+		})
+	}
+}
+
 // TestReassemblyLateSegmentFillsHole: a segment captured after data that
 // follows it (and after the peer's acknowledgement of it) still fills its
 // hole, as long as the sender has not moved on.

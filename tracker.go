@@ -495,6 +495,9 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 						t.ack = a - base
 					}
 				}
+				if d.Flags&flowkey.FlagACK != 0 {
+					t.ackedPastHole(e, s.Other(), ts)
+				}
 				t.reassemble(e, s, at, d.Payload, d.PayloadLen, ts)
 			}
 		}
