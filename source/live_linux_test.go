@@ -246,11 +246,18 @@ func TestLiveKeepsTheContract(t *testing.T) {
 	p := netns.New(t)
 	sourcetest.Run(t, func(t *testing.T) source.Source {
 		l := openLive(t, p, source.LiveConfig{Tick: 50 * time.Millisecond})[0]
+		sent := make(chan error, 1)
 		go func() {
-			if _, err := sendUDP(p, 2000, 200); err != nil {
+			_, err := sendUDP(p, 2000, 200)
+			sent <- err
+		}()
+		// The sender may outlast the checks: the test waits for it, so
+		// that its error is reported while the test is still running.
+		t.Cleanup(func() {
+			if err := <-sent; err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 		time.AfterFunc(400*time.Millisecond, l.Stop)
 		return l
 	}, -1)
