@@ -118,14 +118,16 @@ func Decode(b []byte, ts int64) (*Message, error) {
 		m.Malformed = err.Error()
 		if m.QDCount > 0 {
 			if name, off, err := dns.UnpackDomainName(b, 12); err == nil && off+4 <= len(b) {
-				m.Question = &Question{Name: trimDot(name), Type: binary.BigEndian.Uint16(b[off:]), Class: binary.BigEndian.Uint16(b[off+2:])}
+				mq.q = Question{Name: trimDot(name), Type: binary.BigEndian.Uint16(b[off:]), Class: binary.BigEndian.Uint16(b[off+2:])}
+				m.Question = &mq.q
 			}
 		}
 		return m, nil
 	}
 	if len(msg.Question) > 0 {
 		q := msg.Question[0]
-		m.Question = &Question{Name: trimDot(q.Name), Type: q.Qtype, Class: q.Qclass}
+		mq.q = Question{Name: trimDot(q.Name), Type: q.Qtype, Class: q.Qclass}
+		m.Question = &mq.q
 	}
 	for _, rr := range msg.Answer {
 		h := rr.Header()

@@ -80,27 +80,19 @@ func (c *Certificate) parse(der []byte) error {
 		// crypto/x509 reads extensions only in version 3 (encoded 2).
 		v3 = string(version) == "\x02\x01\x02"
 	}
-	if _, ok := expect(&tbs, tagInteger); !ok { // serialNumber
-		return errCertDER
+	// serialNumber, signature, issuer, validity, subject,
+	// subjectPublicKeyInfo.
+	var fields [6][]byte
+	for i := range fields {
+		tag := byte(tagSequence)
+		if i == 0 {
+			tag = tagInteger
+		}
+		if fields[i], ok = expect(&tbs, tag); !ok {
+			return errCertDER
+		}
 	}
-	if _, ok := expect(&tbs, tagSequence); !ok { // signature
-		return errCertDER
-	}
-	issuer, ok := expect(&tbs, tagSequence)
-	if !ok {
-		return errCertDER
-	}
-	validity, ok := expect(&tbs, tagSequence)
-	if !ok {
-		return errCertDER
-	}
-	subject, ok := expect(&tbs, tagSequence)
-	if !ok {
-		return errCertDER
-	}
-	if _, ok := expect(&tbs, tagSequence); !ok { // subjectPublicKeyInfo
-		return errCertDER
-	}
+	issuer, validity, subject := fields[2], fields[3], fields[4]
 	var err error
 	if c.NotBefore, err = readTime(&validity); err != nil {
 		return err
@@ -121,8 +113,7 @@ func (c *Certificate) parse(der []byte) error {
 	s := string(b)
 	c.Issuer, c.Subject = s[:n], s[n:]
 	for len(tbs) > 0 {
-		tag := peek(tbs)
-		v, ok := expect(&tbs, tag)
+		tag, v, ok := readTag(&tbs)
 		if !ok {
 			return errCertDER
 		}
@@ -171,8 +162,7 @@ func (c *Certificate) extensions(v []byte) error {
 			return errCertSAN
 		}
 		for len(names) > 0 {
-			tag := peek(names)
-			name, ok := expect(&names, tag)
+			tag, name, ok := readTag(&names)
 			if !ok {
 				return errCertSAN
 			}

@@ -8,10 +8,11 @@ import (
 )
 
 // attr is one attribute of a distinguished name: its type's OID and its
-// value, both as DER content bytes, and the value's string tag.
+// value, both as DER content bytes, the value's string tag, and x when
+// the type is one of the named 2.5.4.x (0 otherwise).
 type attr struct {
 	oid, value []byte
-	tag        byte
+	tag, arc   byte
 }
 
 // The attribute types crypto/x509 gives names to (2.5.4.x), in the order
@@ -74,7 +75,8 @@ func appendName(b, rdns []byte) ([]byte, error) {
 			if err := checkString(tag, value); err != nil {
 				return b, err
 			}
-			attrs = append(attrs, attr{oid: oid, value: value, tag: tag})
+			arc, _ := namedArc(oid)
+			attrs = append(attrs, attr{oid: oid, value: value, tag: tag, arc: arc})
 		}
 	}
 	var scratch [256]byte
@@ -89,7 +91,7 @@ func appendName(b, rdns []byte) ([]byte, error) {
 		if !na.multi {
 			last := -1
 			for i := range attrs {
-				if arc, ok := namedArc(attrs[i].oid); ok && arc == na.arc {
+				if attrs[i].arc == na.arc {
 					last = i
 				}
 			}
@@ -108,7 +110,7 @@ func appendName(b, rdns []byte) ([]byte, error) {
 		}
 		n := 0
 		for i := range attrs {
-			if arc, ok := namedArc(attrs[i].oid); !ok || arc != na.arc {
+			if attrs[i].arc != na.arc {
 				continue
 			}
 			if n == 0 {
@@ -124,7 +126,7 @@ func appendName(b, rdns []byte) ([]byte, error) {
 	}
 	for i := len(attrs) - 1; i >= 0; i-- {
 		a := &attrs[i]
-		if _, ok := namedArc(a.oid); ok {
+		if a.arc != 0 {
 			continue
 		}
 		sep()
