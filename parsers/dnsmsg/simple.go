@@ -52,6 +52,8 @@ func decodeSimple(b []byte, m *Message, q *Question) bool {
 		if end > len(b) {
 			return false
 		}
+		// miekg/dns reads a record's data with the message cut at its
+		// end, so a name there may not point past it: b[:end] below.
 		switch typ {
 		case 1: // A
 			if rdlen != 4 {
@@ -65,7 +67,7 @@ func decodeSimple(b []byte, m *Message, q *Question) bool {
 			text = netip.AddrFrom16([16]byte(b[off:end])).AppendTo(text)
 		case 2, 5, 12: // NS, CNAME, PTR
 			var next int
-			text, next, ok = readName(b, off, text)
+			text, next, ok = readName(b[:end], off, text)
 			if !ok || next != end {
 				return false
 			}
@@ -76,7 +78,7 @@ func decodeSimple(b []byte, m *Message, q *Question) bool {
 			text = strconv.AppendUint(text, uint64(binary.BigEndian.Uint16(b[off:])), 10)
 			text = append(text, ' ')
 			var next int
-			text, next, ok = readName(b, off+2, text)
+			text, next, ok = readName(b[:end], off+2, text)
 			if !ok || next != end {
 				return false
 			}

@@ -134,3 +134,55 @@ func FuzzDecodeSimple(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeSimpleNameInRecordData: a name in a record's data may point
+// back into the message but not past the record's end (miekg/dns reads
+// the data with the message cut there); the simple reader agrees on
+// both, for each type whose data is a name.
+func TestDecodeSimpleNameInRecordData(t *testing.T) {
+	for _, tc := range []struct {
+		typ    uint16
+		prefix []byte // data before the name: MX's preference
+		want   string
+	}{
+		{dns.TypeCNAME, nil, "a.example."},
+		{dns.TypeNS, nil, "a.example."},
+		{dns.TypePTR, nil, "a.example."},
+		{dns.TypeMX, []byte{0, 10}, "10 a.example."},
+	} {
+		for _, forward := range []bool{false, true} {
+			// Question "a.example." A at 12; the first answer's data
+			// points at the question's name (12) or at the second
+			// answer's owner name, which comes after it.
+			b := []byte{0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0}
+			b = append(b, "\x01a\x07example\x00\x00\x01\x00\x01"...)
+			rdlen := len(tc.prefix) + 2
+			b = append(b, 0xc0, 12, byte(tc.typ>>8), byte(tc.typ), 0, 1, 0, 0, 0, 60, 0, byte(rdlen))
+			b = append(b, tc.prefix...)
+			target := 12
+			if forward {
+				target = len(b) + 2
+			}
+			b = append(b, 0xc0, byte(target))
+			b = append(b, "\x01a\x07example\x00\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04"...)
+
+			fast, slow, fe, se := decodeBoth(b)
+			if fe != nil || se != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("type %d forward %v: simple %+v %v, miekg %+v %v", tc.typ, forward, fast, fe, slow, se)
+			}
+			if forward {
+				if fast.Malformed == "" || len(fast.Answers) != 0 {
+					t.Errorf("type %d, pointer past the record: %+v, want it malformed", tc.typ, fast)
+				}
+				continue
+			}
+			if fast.Malformed != "" || len(fast.Answers) != 2 || fast.Answers[0] != tc.want {
+				t.Errorf("type %d, pointer back: %+v, want first answer %q", tc.typ, fast, tc.want)
+			}
+			m := Message{QDCount: 1, ANCount: 2}
+			if !decodeSimple(b, &m, new(Question)) {
+				t.Errorf("type %d: the simple reader left a plain message to miekg/dns", tc.typ)
+			}
+		}
+	}
+}
