@@ -74,11 +74,12 @@ func (c *Certificate) parse(der []byte) error {
 	if !ok {
 		return errCertDER
 	}
-	v3 := false
+	v2, v3 := false, false
 	if peek(tbs) == tagVersion {
 		version, _ := expect(&tbs, tagVersion)
-		// crypto/x509 reads extensions only in version 3 (encoded 2).
-		v3 = string(version) == "\x02\x01\x02"
+		// Unique identifiers come in version 2 (encoded 1) and 3 (2),
+		// extensions in version 3 only.
+		v2, v3 = string(version) == "\x02\x01\x01", string(version) == "\x02\x01\x02"
 	}
 	// serialNumber, signature, issuer, validity, subject,
 	// subjectPublicKeyInfo.
@@ -112,16 +113,24 @@ func (c *Certificate) parse(der []byte) error {
 	}
 	s := string(b)
 	c.Issuer, c.Subject = s[:n], s[n:]
-	for len(tbs) > 0 {
-		tag, v, ok := readTag(&tbs)
+	if !v2 && !v3 {
+		return nil
+	}
+	// As crypto/x509 does: the optional fields in their order, each read
+	// only when its tag comes next; whatever follows them is not looked at.
+	for _, tag := range [...]byte{tagIssuerUID, tagSubjectUID} {
+		if peek(tbs) == tag {
+			if _, _, ok := readTag(&tbs); !ok {
+				return errCertDER
+			}
+		}
+	}
+	if v3 && peek(tbs) == tagExtensions {
+		v, ok := expect(&tbs, tagExtensions)
 		if !ok {
 			return errCertDER
 		}
-		if tag == tagExtensions && v3 {
-			if err := c.extensions(v); err != nil {
-				return err
-			}
-		}
+		return c.extensions(v)
 	}
 	return nil
 }

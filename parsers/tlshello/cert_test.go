@@ -255,6 +255,87 @@ func replaceValidity(t *testing.T, der []byte, tag int, text string) []byte {
 	return out
 }
 
+// withTBSTail returns der with its to-be-signed part's fields after the
+// public key replaced by tail (the enclosing lengths re-encoded).
+func withTBSTail(t *testing.T, der, tail []byte) []byte {
+	t.Helper()
+	var cert struct {
+		TBS       asn1.RawValue
+		Algorithm asn1.RawValue
+		Signature asn1.RawValue
+	}
+	if _, err := asn1.Unmarshal(der, &cert); err != nil {
+		t.Fatal(err)
+	}
+	// version, serial, signature, issuer, validity, subject, key
+	rest := cert.TBS.Bytes
+	var head []byte
+	for range 7 {
+		var v asn1.RawValue
+		r, err := asn1.Unmarshal(rest, &v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, rest = append(head, v.FullBytes...), r
+	}
+	cert.TBS = asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: append(head, tail...)}
+	out, err := asn1.Marshal(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCertificateAfterTheKey: after the public key, the unique
+// identifiers and the extensions are read as crypto/x509 reads them, each
+// only when its tag comes next, and what follows them is not looked at:
+// certificates with bytes there that are not DER still give their names.
+func TestCertificateAfterTheKey(t *testing.T) {
+	der := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "tail"}, DNSNames: []string{"tail.example"}})
+	exts := withTBSTail(t, der, nil)
+	var cert struct{ TBS asn1.RawValue }
+	if _, err := asn1.Unmarshal(der, &cert); err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(cert.TBS.Bytes, []byte{0xa3}) // the extensions, last in the TBS
+	extField := cert.TBS.Bytes[i:]
+	garbage := []byte{0x30, 0x30, 0x30, 0x30}
+	for _, tc := range []struct {
+		name string
+		tail []byte
+		sans bool // the SAN extension is read
+	}{
+		{"garbage after the key", garbage, false},
+		{"extensions, then garbage", append(slices.Clone(extField), garbage...), true},
+		{"unique identifiers, extensions, garbage", append(append([]byte{0x81, 1, 0, 0x82, 2, 0, 7}, extField...), garbage...), true},
+		{"extensions before a unique identifier", append(slices.Clone(extField), 0x81, 1, 0), true},
+		{"another element before the extensions", append([]byte{0x30, 0}, extField...), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := withTBSTail(t, der, tc.tail)
+			if !checkAgainstX509(t, d) {
+				t.Fatal("crypto/x509 refuses the test certificate")
+			}
+			got := certificate(d)
+			if got.Subject != "CN=tail" || (len(got.SANs) == 1) != tc.sans {
+				t.Errorf("got %+v, want the subject and SANs read: %v", got, tc.sans)
+			}
+		})
+	}
+	if got := certificate(exts); got.Err != "" || len(got.SANs) != 0 {
+		t.Errorf("without extensions: %+v", got)
+	}
+	// A unique identifier whose length runs past the end is malformed to
+	// both.
+	bad := withTBSTail(t, der, []byte{0x81, 9, 0})
+	if _, err := x509.ParseCertificate(bad); err == nil {
+		t.Fatal("crypto/x509 accepts a cut unique identifier")
+	}
+	if got := certificate(bad); got.Err == "" {
+		t.Errorf("a cut unique identifier: %+v, want an error", got)
+	}
+}
+
 func TestCertificateWithBadKeyKeepsNames(t *testing.T) {
 	der := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "bad key", Organization: []string{"o"}},
 		DNSNames: []string{"bad.example"}})
