@@ -11,7 +11,8 @@ import (
 // FuzzDecode checks that Decode never panics and that what it reports is
 // consistent: captured payload never exceeds the on-wire payload, the
 // 5-tuple key is the same from both directions, and a Decoded reused after
-// a tunnelled packet and a fragment says what a fresh one says.
+// a tunnelled packet and a fragment says what a fresh one says; and
+// FramePairHash agrees with PairHash after a full decode.
 func FuzzDecode(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(uint16(s.lt), s.data)
@@ -24,6 +25,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		var d flowkey.Decoded
 		err := dec.Decode(flowkey.LinkType(lt), data, &d)
+		checkPairHash(t, &dec, flowkey.LinkType(lt), data)
 		for _, prev := range dirty {
 			var reused flowkey.Decoded
 			_ = dec.Decode(flowkey.LinkEthernet, prev, &reused)

@@ -116,14 +116,14 @@ func track[K flowscope.Key, S any](g *Graph, name string, in Port[*Batch[flowsco
 		shardIn = Partition(g, name+"/partition", in, workers, func(p *flowscope.Packet) int {
 			// A packet that yields no key goes to shard 0, which counts it
 			// as skipped; decode errors leave d empty enough for that.
-			_ = dec.Decode(p.LinkType, p.Data, &d)
 			if byPair {
-				h, ok := flowkey.PairHash(&d)
+				h, ok := flowkey.FramePairHash(p.LinkType, p.Data, &dec, &d)
 				if !ok {
 					return 0
 				}
 				return int(h % uint64(workers))
 			}
+			_ = dec.Decode(p.LinkType, p.Data, &d)
 			_, ok := ext.Extract(&d, &k)
 			if !ok {
 				return 0
