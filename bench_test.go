@@ -59,11 +59,13 @@ func BenchmarkDecodeExtract(b *testing.B) {
 // BenchmarkFlowMemory holds 1,000,000 idle flows in one tracker and
 // reports the live heap they take, per flow: the flow table's own cost,
 // measured after a garbage collection. TCP flows are opened by a SYN and
-// its SYN-ACK; UDP flows by one datagram each way. Run it with
+// its SYN-ACK; UDP flows by one datagram each way; "udp-handler" gives
+// each UDP flow a datagram handler (one without state of its own, so
+// what is measured is what the tracker keeps for it). Run it with
 // -benchtime 1x: each iteration builds a fresh table.
 func BenchmarkFlowMemory(b *testing.B) {
 	const n = 1_000_000
-	for _, proto := range []string{"tcp", "udp"} {
+	for _, proto := range []string{"tcp", "udp", "udp-handler"} {
 		b.Run(proto, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -74,6 +76,12 @@ func BenchmarkFlowMemory(b *testing.B) {
 		})
 	}
 }
+
+// noState is a datagram handler with no state.
+type noState struct{}
+
+func (noState) Datagram(flowscope.Side, []byte, int64) {}
+func (noState) End(*flowscope.FlowRecord)              {}
 
 func flowMemory(b *testing.B, proto string, n int) float64 {
 	// Frames are built once and patched per flow (client address and
@@ -86,7 +94,11 @@ func flowMemory(b *testing.B, proto string, n int) float64 {
 	} else {
 		frames = [][]byte{pcapgen.UDP(cli, srv, make([]byte, 40)), pcapgen.UDP(srv, cli, make([]byte, 80))}
 	}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{MaxFlows: 2 * n})
+	cfg := &flowscope.Config{MaxFlows: 2 * n}
+	if proto == "udp-handler" {
+		cfg.NewDatagram = func(*flowscope.FlowRecord) flowscope.DatagramHandler { return noState{} }
+	}
+	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

@@ -201,8 +201,7 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 
 // streams is the reassembly state of one connection.
 type streams struct {
-	h       StreamHandler   // TCP
-	dh      DatagramHandler // UDP
+	h       StreamHandler
 	side    [2]reasm
 	stats   [2]StreamStats // FlowRecord.Streams
 	discard bool           // h is Discard: no bytes are kept
@@ -495,14 +494,19 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 	}
 }
 
-// releaseStreams returns a connection's buffered bytes to the budget.
+// releaseStreams returns a connection's buffered bytes to the budget and
+// frees its slot (a UDP flow's too).
 func (t *Tracker[K]) releaseStreams(e *entry[K]) {
-	for s := range t.strm[e.rec.sid-1].side {
-		st := &t.strm[e.rec.sid-1].side[s]
-		t.reasmUsed -= st.buffered
-		for _, seg := range st.ooo {
-			t.recycle(seg.data)
+	if strm := t.strm[e.rec.sid-1]; strm != nil {
+		for s := range strm.side {
+			st := &strm.side[s]
+			t.reasmUsed -= st.buffered
+			for _, seg := range st.ooo {
+				t.recycle(seg.data)
+			}
 		}
+	} else {
+		t.dgram[e.rec.sid-1] = nil
 	}
 	t.strm[e.rec.sid-1] = nil
 	t.strmFree = append(t.strmFree, e.rec.sid)

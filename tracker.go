@@ -254,18 +254,22 @@ type Tracker[K Key] struct {
 	reasmUsed         int   // out-of-order bytes held across all flows
 	chunk             Chunk // handed to stream handlers, reused
 	segFree           [][]byte
-	strm              []*streams // reassembly state, by entry.sid-1
-	strmFree          []int32
-	ack               uint64 // Chunk.Ack of the packet being reassembled
-	defrag            flowkey.Defragmenter
-	od                flowkey.Decoded         // a tunnel's outer conversation
-	parent            [18]byte                // the uid of the tunnel the packet came through
-	parents           map[int32][18]byte      // tunnel parents of open flows, by index
-	keyAddrs          bool                    // K is an addrKey
-	carries           map[int32]*wideCounters // counter overflows of open flows, by index
-	links             linkTable
-	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
-	scratch           FlowRecord                // records handed to handlers and built for events
+	strm              []*streams // TCP flows' reassembly state, by entry.sid-1
+	// dgram holds UDP flows' handlers, by entry.sid-1 (strm holds nil
+	// there): a UDP flow needs none of the reassembly state, which would
+	// be most of what it holds while open.
+	dgram    []DatagramHandler
+	strmFree []int32
+	ack      uint64 // Chunk.Ack of the packet being reassembled
+	defrag   flowkey.Defragmenter
+	od       flowkey.Decoded         // a tunnel's outer conversation
+	parent   [18]byte                // the uid of the tunnel the packet came through
+	parents  map[int32][18]byte      // tunnel parents of open flows, by index
+	keyAddrs bool                    // K is an addrKey
+	carries  map[int32]*wideCounters // counter overflows of open flows, by index
+	links    linkTable
+	addrs    map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
+	scratch  FlowRecord                // records handed to handlers and built for events
 }
 
 // Relinking. A flow's place in its class list is stamped in whole
@@ -488,7 +492,9 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 			}
 			tcp := t.tcpOf(e)
 			at := e.trackTCP(tcp, s, d)
-			if e.rec.sid != 0 {
+			// A flow keyed without the protocol and started by UDP has a
+			// datagram handler, not streams: its TCP goes to no handler.
+			if e.rec.sid != 0 && t.strm[e.rec.sid-1] != nil {
 				t.ack = 0
 				if peer := &tcp[s.Other()]; d.Flags&flowkey.FlagACK != 0 && peer.haveSeq {
 					if a, base := unwrap(peer.top(), d.Ack), peer.start()+1; a > base {
@@ -504,8 +510,8 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
 			e.letter(s, bitData)
-			if e.rec.sid != 0 {
-				t.strm[e.rec.sid-1].dh.Datagram(s, d.Payload, ts)
+			if e.rec.sid != 0 && t.strm[e.rec.sid-1] == nil { // not a TCP-started flow's
+				t.dgram[e.rec.sid-1].Datagram(s, d.Payload, ts)
 			}
 		}
 	}
@@ -571,12 +577,12 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		case t.newStream != nil && d.Proto == flowkey.ProtoTCP:
 			t.record(idx, e, &t.scratch)
 			if sh := t.newStream(&t.scratch); sh != nil {
-				t.attach(e, &streams{h: sh, discard: sh == Discard})
+				t.attach(e, &streams{h: sh, discard: sh == Discard}, nil)
 			}
 		case t.newDatagram != nil && d.Proto == flowkey.ProtoUDP:
 			t.record(idx, e, &t.scratch)
 			if dh := t.newDatagram(&t.scratch); dh != nil {
-				t.attach(e, &streams{dh: dh})
+				t.attach(e, nil, dh)
 			}
 		}
 	}
@@ -612,17 +618,19 @@ func (t *Tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 		}
 	}
 	if e.rec.sid != 0 {
-		st := t.strm[e.rec.sid-1]
-		r.Streams = st.stats
-		r.MissedBytes = st.stats[Orig].GapBytes + st.stats[Resp].GapBytes
+		if st := t.strm[e.rec.sid-1]; st != nil {
+			r.Streams = st.stats
+			r.MissedBytes = st.stats[Orig].GapBytes + st.stats[Resp].GapBytes
+		}
 	}
 	if t.parents != nil {
 		r.TunnelParent = t.parents[idx]
 	}
 }
 
-// attach gives a flow its handler state, in a slot of t.strm.
-func (t *Tracker[K]) attach(e *entry[K], st *streams) {
+// attach gives a flow its handler state, a TCP flow's streams or a UDP
+// flow's datagram handler, in a slot of t.strm and t.dgram.
+func (t *Tracker[K]) attach(e *entry[K], st *streams, dh DatagramHandler) {
 	if n := len(t.strmFree); n > 0 {
 		e.rec.sid = t.strmFree[n-1]
 		t.strmFree = t.strmFree[:n-1]
@@ -631,6 +639,12 @@ func (t *Tracker[K]) attach(e *entry[K], st *streams) {
 		e.rec.sid = int32(len(t.strm))
 	}
 	t.strm[e.rec.sid-1] = st
+	if dh != nil {
+		if len(t.dgram) < len(t.strm) {
+			t.dgram = append(t.dgram, make([]DatagramHandler, len(t.strm)-len(t.dgram))...)
+		}
+		t.dgram[e.rec.sid-1] = dh
+	}
 }
 
 // tcpOf returns the TCP state of a TCP flow.
@@ -698,7 +712,7 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 	t.unlink(idx)
 	remove(&t.table, &t.flows, idx, e.key.Hash())
 	t.free = append(t.free, idx)
-	if e.rec.sid != 0 && t.strm[e.rec.sid-1].h != nil {
+	if e.rec.sid != 0 && t.strm[e.rec.sid-1] != nil {
 		t.finishStreams(e)
 	}
 	r := &t.scratch
@@ -742,10 +756,10 @@ func (t *Tracker[K]) end(idx int32, reason EndReason, out []FlowEvent) []FlowEve
 		r.State = StateOTH
 	}
 	if e.rec.sid != 0 {
-		if st := t.strm[e.rec.sid-1]; st.h != nil {
+		if st := t.strm[e.rec.sid-1]; st != nil {
 			st.h.End(r)
 		} else {
-			st.dh.End(r)
+			t.dgram[e.rec.sid-1].End(r)
 		}
 		t.releaseStreams(e)
 	}

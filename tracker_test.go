@@ -540,3 +540,71 @@ func TestTrackDecodedMatchesTrack(t *testing.T) {
 		t.Errorf("the odd frames were not all seen: %+v", st)
 	}
 }
+
+// dgramCount counts a UDP flow's datagrams and ends.
+type dgramCount struct{ datagrams, ends *int }
+
+func (d dgramCount) Datagram(flowscope.Side, []byte, int64) { *d.datagrams++ }
+func (d dgramCount) End(*flowscope.FlowRecord)              { *d.ends++ }
+
+// TestHandlersOfMixedProtocolFlow: with a key that leaves the protocol
+// out, one flow can carry TCP and UDP. Its handler is the one for the
+// protocol that started it; the other protocol's packets are counted in
+// the flow but given to no handler (nor taken for the wrong one's).
+func TestHandlersOfMixedProtocolFlow(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	dnsSrv := netip.AddrPortFrom(srv.Addr(), 53)
+	udp := pcapgen.UDP(cli, dnsSrv, []byte("datagram"))
+	tcp := pcapgen.TCP(cli, srv, 1, 0, pcapgen.SYN, nil)
+	data := pcapgen.TCP(cli, srv, 2, 0, pcapgen.PSH|pcapgen.ACK, []byte("stream bytes"))
+	for _, tc := range []struct {
+		name        string
+		frames      [][]byte
+		chunks, dgs int
+	}{
+		{"UDP first", [][]byte{udp, tcp, data, udp}, 0, 2},
+		{"TCP first", [][]byte{tcp, data, udp, udp}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var chunks, streamEnds, dgs, dgEnds int
+			cfg := &flowscope.Config{
+				NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
+					return flowscope.StreamFuncs{
+						OnChunk: func(*flowscope.Chunk) { chunks++ },
+						OnEnd:   func(*flowscope.FlowRecord) { streamEnds++ },
+					}
+				},
+				NewDatagram: func(*flowscope.FlowRecord) flowscope.DatagramHandler {
+					return dgramCount{&dgs, &dgEnds}
+				},
+			}
+			tr := flowscope.NewTracker(flowkey.IPPairExtractor{}, cfg)
+			var evs []flowscope.FlowEvent
+			for i, f := range tc.frames {
+				p := flowscope.Packet{Data: f, Timestamp: base.Add(time.Duration(i) * time.Millisecond), Length: len(f), LinkType: flowkey.LinkEthernet}
+				evs = tr.Track(&p, evs)
+			}
+			evs = tr.Flush(flowscope.EndOfInput, evs)
+			var ended int
+			for _, ev := range evs {
+				if ev.Kind == flowscope.FlowEnded {
+					ended++
+					if got := ev.Flow.Stats[flowscope.Orig].Packets + ev.Flow.Stats[flowscope.Resp].Packets; got != 4 {
+						t.Errorf("flow counted %d packets, want 4", got)
+					}
+				}
+			}
+			if ended != 1 {
+				t.Fatalf("%d flows ended, want 1", ended)
+			}
+			wantStreamEnds, wantDgEnds := 1, 0
+			if tc.dgs > 0 {
+				wantStreamEnds, wantDgEnds = 0, 1
+			}
+			if chunks < tc.chunks || (tc.chunks == 0 && chunks != 0) || dgs != tc.dgs || streamEnds != wantStreamEnds || dgEnds != wantDgEnds {
+				t.Errorf("stream chunks %d, ends %d; datagrams %d, ends %d; want chunks >= %d, ends %d; datagrams %d, ends %d",
+					chunks, streamEnds, dgs, dgEnds, tc.chunks, wantStreamEnds, tc.dgs, wantDgEnds)
+			}
+		})
+	}
+}
