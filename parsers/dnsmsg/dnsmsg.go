@@ -414,8 +414,14 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 		return out
 	}
 	s.out = out
-	s.buf[side] = append(s.buf[side], b...)
-	buf := s.buf[side]
+	// The chunk is read where it lies unless a message's start waits in
+	// the buffer: most streams are not DNS and are given up on their
+	// first bytes, which need no copy for that.
+	buf := b
+	if len(s.buf[side]) > 0 {
+		s.buf[side] = append(s.buf[side], b...)
+		buf = s.buf[side]
+	}
 	for len(buf) >= 2 {
 		n := int(binary.BigEndian.Uint16(buf))
 		if !s.checked && !s.wellKnown {
@@ -449,7 +455,8 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 		}
 		buf = buf[2+n:]
 	}
-	// Keep the unparsed tail at the front of the buffer.
+	// Keep the unparsed tail at the front of the buffer (a copy: b is
+	// borrowed).
 	s.buf[side] = append(s.buf[side][:0], buf...)
 	return s.out
 }
