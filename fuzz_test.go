@@ -11,9 +11,11 @@ import (
 )
 
 // FuzzTracker feeds arbitrary frames (each prefixed by a one-byte time
-// step and a two-byte length) to a tracker with small bounds and checks
-// that every packet is accounted for exactly once: in a flow record or in
-// a skip counter.
+// step and a two-byte length) to trackers with small bounds, one keyed by
+// 5-tuple and one by IP pair (whose flows can carry TCP and UDP at
+// once), and checks that every packet is accounted for exactly once: in
+// a flow record or in a skip counter; and that every stream and datagram
+// handler ends exactly once.
 func FuzzTracker(f *testing.F) {
 	seed := func(pkts []pcapgen.Packet) []byte {
 		var b []byte
@@ -27,62 +29,87 @@ func FuzzTracker(f *testing.F) {
 	f.Add(seed(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 2, ReqSize: 5, RespSize: 9})))
 	f.Add(seed(pcapgen.UDPExchange(cli, srv, t0, 2, 3, 4)))
 	f.Add(seed(pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 1, ReqSize: 5, RespSize: 9, Reset: true})))
+	// UDP then TCP between the same hosts: one flow for an IP-pair key.
+	f.Add(seed(append(pcapgen.UDPExchange(cli, srv, t0, 1, 3, 4),
+		pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0.Add(time.Second), Exchanges: 1, ReqSize: 5, RespSize: 9})...)))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		// Stream reassembly runs too, with small bounds; every connection's
-		// chunks must be contiguous per side and end exactly once.
-		var handlers []*collector
-		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-			MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
-			MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
-			NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
-				c := &collector{t: t}
-				handlers = append(handlers, c)
-				return c
-			},
-		})
-		var evs []flowscope.FlowEvent
-		ts := t0
-		for len(in) >= 3 {
-			step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
-			in = in[3:]
-			n = min(n, len(in))
-			ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-			p := flowscope.Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
-			evs = tr.Track(&p, evs)
-			in = in[n:]
-			if tr.Len() > 4 {
-				t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
-			}
-		}
-		evs = tr.Flush(flowscope.EndOfInput, evs)
-		var inFlows uint64
-		for _, e := range evs {
-			r := &e.Flow
-			inFlows += r.Stats[0].Packets + r.Stats[1].Packets
-			if r.Reason == flowscope.NotEnded || r.Last < r.First {
-				t.Fatalf("bad record: %+v", r)
-			}
-		}
-		st := tr.Stats()
-		if inFlows+st.Skipped() != st.Packets {
-			t.Fatalf("%d packets in flows + %d skipped != %d tracked", inFlows, st.Skipped(), st.Packets)
-		}
-		if uint64(len(evs)) != st.Flows {
-			t.Fatalf("%d records for %d flows", len(evs), st.Flows)
-		}
-		for _, c := range handlers {
-			if c.ended != 1 {
-				t.Fatalf("stream ended %d times", c.ended)
-			}
-			for s := range 2 {
-				st := c.record.Streams[s]
-				if uint64(len(c.data[s])) != st.Bytes || c.next[s] != st.Bytes+st.GapBytes {
-					t.Fatalf("side %d: %d bytes and %d offset delivered, record says %d + %d gap", s, len(c.data[s]), c.next[s], st.Bytes, st.GapBytes)
-				}
-			}
-		}
-		if tr.Buffered() != 0 {
-			t.Fatalf("%d bytes still buffered after Flush", tr.Buffered())
-		}
+		checkTracker(t, in, flowkey.FiveTupleExtractor{})
+		checkTracker(t, in, flowkey.IPPairExtractor{})
 	})
+}
+
+// datagramCounter counts a UDP flow's ends.
+type datagramCounter struct{ ended int }
+
+func (*datagramCounter) Datagram(flowscope.Side, []byte, int64) {}
+func (d *datagramCounter) End(*flowscope.FlowRecord)            { d.ended++ }
+
+func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extractor[K]) {
+	// Stream reassembly runs too, with small bounds; every connection's
+	// chunks must be contiguous per side and end exactly once.
+	var handlers []*collector
+	var datagrams []*datagramCounter
+	tr := flowscope.NewTracker(ext, &flowscope.Config{
+		MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
+		MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
+		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
+			c := &collector{t: t}
+			handlers = append(handlers, c)
+			return c
+		},
+		NewDatagram: func(*flowscope.FlowRecord) flowscope.DatagramHandler {
+			d := &datagramCounter{}
+			datagrams = append(datagrams, d)
+			return d
+		},
+	})
+	var evs []flowscope.FlowEvent
+	ts := t0
+	for len(in) >= 3 {
+		step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
+		in = in[3:]
+		n = min(n, len(in))
+		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
+		p := flowscope.Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+		evs = tr.Track(&p, evs)
+		in = in[n:]
+		if tr.Len() > 4 {
+			t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
+		}
+	}
+	evs = tr.Flush(flowscope.EndOfInput, evs)
+	var inFlows uint64
+	for _, e := range evs {
+		r := &e.Flow
+		inFlows += r.Stats[0].Packets + r.Stats[1].Packets
+		if r.Reason == flowscope.NotEnded || r.Last < r.First {
+			t.Fatalf("bad record: %+v", r)
+		}
+	}
+	st := tr.Stats()
+	if inFlows+st.Skipped() != st.Packets {
+		t.Fatalf("%d packets in flows + %d skipped != %d tracked", inFlows, st.Skipped(), st.Packets)
+	}
+	if uint64(len(evs)) != st.Flows {
+		t.Fatalf("%d records for %d flows", len(evs), st.Flows)
+	}
+	for _, d := range datagrams {
+		if d.ended != 1 {
+			t.Fatalf("datagram handler ended %d times", d.ended)
+		}
+	}
+	for _, c := range handlers {
+		if c.ended != 1 {
+			t.Fatalf("stream ended %d times", c.ended)
+		}
+		for s := range 2 {
+			st := c.record.Streams[s]
+			if uint64(len(c.data[s])) != st.Bytes || c.next[s] != st.Bytes+st.GapBytes {
+				t.Fatalf("side %d: %d bytes and %d offset delivered, record says %d + %d gap", s, len(c.data[s]), c.next[s], st.Bytes, st.GapBytes)
+			}
+		}
+	}
+	if tr.Buffered() != 0 {
+		t.Fatalf("%d bytes still buffered after Flush", tr.Buffered())
+	}
 }
