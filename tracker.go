@@ -255,21 +255,21 @@ type Tracker[K Key] struct {
 	chunk             Chunk // handed to stream handlers, reused
 	segFree           [][]byte
 	strm              []*streams // TCP flows' reassembly state, by entry.sid-1
+	strmFree          []int32
+	ack               uint64 // Chunk.Ack of the packet being reassembled
+	defrag            flowkey.Defragmenter
+	od                flowkey.Decoded         // a tunnel's outer conversation
+	parent            [18]byte                // the uid of the tunnel the packet came through
+	parents           map[int32][18]byte      // tunnel parents of open flows, by index
+	keyAddrs          bool                    // K is an addrKey
+	carries           map[int32]*wideCounters // counter overflows of open flows, by index
+	links             linkTable
+	addrs             map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
+	scratch           FlowRecord                // records handed to handlers and built for events
 	// dgram holds UDP flows' handlers, by entry.sid-1 (strm holds nil
 	// there): a UDP flow needs none of the reassembly state, which would
 	// be most of what it holds while open.
-	dgram    []DatagramHandler
-	strmFree []int32
-	ack      uint64 // Chunk.Ack of the packet being reassembled
-	defrag   flowkey.Defragmenter
-	od       flowkey.Decoded         // a tunnel's outer conversation
-	parent   [18]byte                // the uid of the tunnel the packet came through
-	parents  map[int32][18]byte      // tunnel parents of open flows, by index
-	keyAddrs bool                    // K is an addrKey
-	carries  map[int32]*wideCounters // counter overflows of open flows, by index
-	links    linkTable
-	addrs    map[int32][2]flowkey.Addr // orig and resp addresses, by index, when it is not
-	scratch  FlowRecord                // records handed to handlers and built for events
+	dgram []DatagramHandler
 }
 
 // Relinking. A flow's place in its class list is stamped in whole
