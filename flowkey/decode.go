@@ -238,12 +238,7 @@ func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 		if len(b) < 1 {
 			return ErrTruncated
 		}
-		switch b[0] >> 4 {
-		case 4:
-			etype = 0x0800
-		case 6:
-			etype = 0x86dd
-		default:
+		if etype = rawEtype(b[0]); etype == 0 {
 			return ErrNotIP
 		}
 	default:
@@ -264,6 +259,18 @@ func (dec *Decoder) Decode(lt LinkType, frame []byte, d *Decoded) error {
 		}
 		err = d.decodeTunnel()
 	}
+}
+
+// rawEtype returns the EtherType of a raw IP packet from its first byte:
+// IPv4 or IPv6 by the version nibble, 0 for anything else.
+func rawEtype(first byte) uint16 {
+	switch first >> 4 {
+	case 4:
+		return 0x0800
+	case 6:
+		return 0x86dd
+	}
+	return 0
 }
 
 // decodeEthernet decodes an Ethernet frame found inside a tunnel.

@@ -30,12 +30,7 @@ func FramePairHash(lt LinkType, frame []byte, dec *Decoder, d *Decoded) (h uint6
 		if len(b) < 1 {
 			return 0, false
 		}
-		switch b[0] >> 4 {
-		case 4:
-			etype = 0x0800
-		case 6:
-			etype = 0x86dd
-		default:
+		if etype = rawEtype(b[0]); etype == 0 {
 			return 0, false
 		}
 	}

@@ -229,25 +229,27 @@ func replaceValidity(t *testing.T, der []byte, tag int, text string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The lengths of the enclosing sequences change by the difference;
-	// re-encode the certificate's three levels around the validity.
-	var cert struct {
-		TBS       asn1.RawValue
-		Algorithm asn1.RawValue
-		Signature asn1.RawValue
-	}
+	return rewriteTBS(t, der, func(tbs []byte) []byte {
+		edited := bytes.Replace(tbs, old, repl, 1)
+		if bytes.Equal(edited, tbs) {
+			t.Fatal("notBefore not found")
+		}
+		// The validity sequence's length changed too.
+		validityLen := bytes.Index(edited, repl) - 1
+		edited[validityLen] = byte(int(edited[validityLen]) + len(repl) - len(old))
+		return edited
+	})
+}
+
+// rewriteTBS returns der with the content of its to-be-signed part
+// replaced by what edit makes of it, the enclosing lengths re-encoded.
+func rewriteTBS(t *testing.T, der []byte, edit func(tbs []byte) []byte) []byte {
+	t.Helper()
+	var cert struct{ TBS, Algorithm, Signature asn1.RawValue }
 	if _, err := asn1.Unmarshal(der, &cert); err != nil {
 		t.Fatal(err)
 	}
-	tbs := bytes.Replace(cert.TBS.Bytes, old, repl, 1)
-	if bytes.Equal(tbs, cert.TBS.Bytes) {
-		t.Fatal("notBefore not found")
-	}
-	// The validity sequence's length changed too.
-	i := bytes.Index(tbs, repl)
-	validityLen := i - 1
-	tbs[validityLen] = byte(int(tbs[validityLen]) + len(repl) - len(old))
-	cert.TBS = asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: tbs}
+	cert.TBS = asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: edit(cert.TBS.Bytes)}
 	out, err := asn1.Marshal(cert)
 	if err != nil {
 		t.Fatal(err)
@@ -259,31 +261,19 @@ func replaceValidity(t *testing.T, der []byte, tag int, text string) []byte {
 // public key replaced by tail (the enclosing lengths re-encoded).
 func withTBSTail(t *testing.T, der, tail []byte) []byte {
 	t.Helper()
-	var cert struct {
-		TBS       asn1.RawValue
-		Algorithm asn1.RawValue
-		Signature asn1.RawValue
-	}
-	if _, err := asn1.Unmarshal(der, &cert); err != nil {
-		t.Fatal(err)
-	}
-	// version, serial, signature, issuer, validity, subject, key
-	rest := cert.TBS.Bytes
-	var head []byte
-	for range 7 {
-		var v asn1.RawValue
-		r, err := asn1.Unmarshal(rest, &v)
-		if err != nil {
-			t.Fatal(err)
+	return rewriteTBS(t, der, func(tbs []byte) []byte {
+		// version, serial, signature, issuer, validity, subject, key
+		var head []byte
+		for range 7 {
+			var v asn1.RawValue
+			rest, err := asn1.Unmarshal(tbs, &v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, tbs = append(head, v.FullBytes...), rest
 		}
-		head, rest = append(head, v.FullBytes...), r
-	}
-	cert.TBS = asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: append(head, tail...)}
-	out, err := asn1.Marshal(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+		return append(head, tail...)
+	})
 }
 
 // TestCertificateAfterTheKey: after the public key, the unique
@@ -292,13 +282,12 @@ func withTBSTail(t *testing.T, der, tail []byte) []byte {
 // certificates with bytes there that are not DER still give their names.
 func TestCertificateAfterTheKey(t *testing.T) {
 	der := makeCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "tail"}, DNSNames: []string{"tail.example"}})
-	exts := withTBSTail(t, der, nil)
-	var cert struct{ TBS asn1.RawValue }
-	if _, err := asn1.Unmarshal(der, &cert); err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.LastIndex(cert.TBS.Bytes, []byte{0xa3}) // the extensions, last in the TBS
-	extField := cert.TBS.Bytes[i:]
+	noExts := withTBSTail(t, der, nil)
+	var extField []byte // the extensions, last in the TBS
+	rewriteTBS(t, der, func(tbs []byte) []byte {
+		extField = slices.Clone(tbs[bytes.LastIndex(tbs, []byte{0xa3}):])
+		return tbs
+	})
 	garbage := []byte{0x30, 0x30, 0x30, 0x30}
 	for _, tc := range []struct {
 		name string
@@ -322,7 +311,7 @@ func TestCertificateAfterTheKey(t *testing.T) {
 			}
 		})
 	}
-	if got := certificate(exts); got.Err != "" || len(got.SANs) != 0 {
+	if got := certificate(noExts); got.Err != "" || len(got.SANs) != 0 {
 		t.Errorf("without extensions: %+v", got)
 	}
 	// A unique identifier whose length runs past the end is malformed to
