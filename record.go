@@ -164,6 +164,28 @@ func (h History) String() string {
 	return string(h.AppendTo(buf[:0]))
 }
 
+// HistoryOf returns the history of letters, in order, leaving out those
+// a History cannot hold: for building records by hand, in a parser's
+// tests say.
+func HistoryOf(letters string) History {
+	var h History
+	for i := range len(letters) {
+		h.add(letters[i])
+	}
+	return h
+}
+
+// At returns the letter at index i (from 0), or 0 when there are fewer.
+func (h *History) At(i int) byte {
+	if i < 0 || i >= maxHistory {
+		return 0
+	}
+	if c := h.code(i); c != 0 {
+		return historyLetters[c-1]
+	}
+	return 0
+}
+
 // Len returns the number of letters.
 func (h *History) Len() int {
 	n := 0

@@ -492,6 +492,12 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 			}
 			tcp := t.tcpOf(e)
 			at := e.trackTCP(tcp, s, d)
+			if !found && t.newStream != nil {
+				t.record(idx, e, &t.scratch)
+				if sh := t.newStream(&t.scratch); sh != nil {
+					t.attach(e, &streams{h: sh, discard: sh == Discard}, nil)
+				}
+			}
 			// A flow keyed without the protocol and started by UDP has a
 			// datagram handler, not streams: its TCP goes to no handler.
 			if e.rec.sid != 0 && t.strm[e.rec.sid-1] != nil {
@@ -573,13 +579,11 @@ func (t *Tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	insert(&t.table, &t.flows, idx, h)
 	t.stats.Flows++
 	if d.IPVersion != 0 {
-		switch {
-		case t.newStream != nil && d.Proto == flowkey.ProtoTCP:
-			t.record(idx, e, &t.scratch)
-			if sh := t.newStream(&t.scratch); sh != nil {
-				t.attach(e, &streams{h: sh, discard: sh == Discard}, nil)
-			}
-		case t.newDatagram != nil && d.Proto == flowkey.ProtoUDP:
+		// A TCP connection's stream handler is asked for once its first
+		// packet is accounted (trackDecoded), so that the record shows
+		// how it began: a parser may trust a stream seen from its SYN to
+		// start with the protocol's first bytes.
+		if t.newDatagram != nil && d.Proto == flowkey.ProtoUDP {
 			t.record(idx, e, &t.scratch)
 			if dh := t.newDatagram(&t.scratch); dh != nil {
 				t.attach(e, nil, dh)

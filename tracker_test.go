@@ -608,3 +608,38 @@ func TestHandlersOfMixedProtocolFlow(t *testing.T) {
 		})
 	}
 }
+
+// TestNewStreamSeesFirstPacket: the record a stream handler is asked for
+// with shows the connection's first packet, so that a parser can tell a
+// connection seen from its SYN from one picked up in the middle.
+func TestNewStreamSeesFirstPacket(t *testing.T) {
+	const S, A, P = pcapgen.SYN, pcapgen.ACK, pcapgen.PSH
+	for _, tc := range []struct {
+		name    string
+		first   pcapgen.Packet
+		history string
+		packets uint64
+	}{
+		{"SYN", seg(0, cli, srv, 100, 0, S, ""), "S", 1},
+		{"SYN-ACK", seg(0, srv, cli, 500, 101, S|A, ""), "^h", 0},
+		{"data", seg(0, cli, srv, 101, 501, P|A, "GET / HTTP/1.1\r\n\r\n"), "D", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []flowscope.FlowRecord
+			cfg := &flowscope.Config{NewStream: func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
+				got = append(got, *rec)
+				return flowscope.Discard
+			}}
+			run(t, cfg, []pcapgen.Packet{tc.first, seg(time.Millisecond, cli, srv, 101, 501, A, "")})
+			if len(got) != 1 {
+				t.Fatalf("NewStream called %d times, want 1", len(got))
+			}
+			if h := got[0].History.String(); h != tc.history || got[0].History.At(0) != h[0] {
+				t.Errorf("history %q (first letter %q), want %q", h, got[0].History.At(0), tc.history)
+			}
+			if n := got[0].Stats[flowscope.Orig].Packets; n != tc.packets {
+				t.Errorf("originator packets %d, want %d", n, tc.packets)
+			}
+		})
+	}
+}

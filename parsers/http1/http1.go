@@ -22,6 +22,7 @@ package http1
 
 import (
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 )
 
 // Defaults of Parser's bounds.
@@ -49,7 +50,7 @@ type Parser struct {
 }
 
 // NewSession returns a parser for one connection.
-func (p Parser) NewSession(*flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
+func (p Parser) NewSession(rec *flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
 	s := &session{maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = DefaultMaxHeaderBytes
@@ -59,7 +60,11 @@ func (p Parser) NewSession(*flowscope.FlowRecord) flowscope.SessionParser[*Trans
 	}
 	for i := range s.side {
 		s.side[i].state = stateSeek
+		s.side[i].fresh = true
 	}
+	// A connection seen from its SYN gives the client's stream from its
+	// first byte (or a gap first, when the capture missed it).
+	s.fromSYN = rec != nil && rec.Proto == flowkey.ProtoTCP && rec.History.At(0) == 'S'
 	return s
 }
 

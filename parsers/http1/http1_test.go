@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 )
 
@@ -170,5 +171,55 @@ func TestBodyCapture(t *testing.T) {
 	out = p.Data(R, []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), 0, out)
 	if len(out) != 1 || string(out[0].Request.Body) != "abcde" || string(out[0].Response.Body) != "hello wo" || out[0].Response.BodyLen != 11 {
 		t.Fatalf("bodies %q / %q", out[0].Request.Body, out[0].Response.Body)
+	}
+}
+
+// TestStreamStart: on a connection seen from its SYN the client's first
+// bytes are its stream's first, and bytes that cannot start a request
+// give the client side up at once; the server's side is then HTTP only
+// if it starts with a status line. Without the SYN, or after a gap, the
+// search for a message start goes on as before.
+func TestStreamStart(t *testing.T) {
+	const hello = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+	const req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	fromSYN := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
+	midway := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("D")}
+	for _, tc := range []struct {
+		name     string
+		rec      *flowscope.FlowRecord
+		feeds    []feed
+		poisoned bool // right after the feeds
+		want     string
+	}{
+		{"TLS from the SYN", fromSYN, []feed{{O, hello, 0}, {R, "\x16\x03\x03\x00\x5a\x02", 0}}, true, ""},
+		{"TLS from the SYN, server silent", fromSYN, []feed{{O, hello, 0}}, false, ""},
+		{"binary client, HTTP server", fromSYN, []feed{{O, hello, 0}, {R, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0}}, false, "- -> 400 resp0\n"},
+		{"binary client, status line cut", fromSYN, []feed{{O, hello, 0}, {R, "HT", 0}, {R, "TP/1.0 400 Bad\r\n\r\n", 0}}, false, "- -> 400 resp0\n"},
+		{"binary client after a gap", fromSYN, []feed{{O, "", 3}, {O, hello + "\n" + req, 0}, {R, resp, 0}}, false, "GET /a h req0 -> 200 resp0\n"},
+		{"binary client mid-stream", midway, []feed{{O, hello + "\n" + req, 0}, {R, resp, 0}}, false, "GET /a h req0 -> 200 resp0\n"},
+		{"text preamble", fromSYN, []feed{{O, "PROXY TCP4 10.0.0.1 10.0.0.2 4000 80\r\n" + req, 0}, {R, resp, 0}}, false, "GET /a h req0 -> 200 resp0\n"},
+		{"blank lines first", fromSYN, []feed{{O, "\r\n" + req, 0}, {R, resp, 0}}, false, "GET /a h req0 -> 200 resp0\n"},
+		{"request a byte at a time", fromSYN, bytewise([]feed{{O, req, 0}, {R, resp, 0}}), false, "GET /a h req0 -> 200 resp0\n"},
+		{"server first", fromSYN, []feed{{R, "220 ready\r\n", 0}, {O, hello, 0}}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := http1.Parser{}.NewSession(tc.rec)
+			var out []*http1.Transaction
+			for i, f := range tc.feeds {
+				if f.gap > 0 {
+					out = p.Gap(f.side, f.gap, int64(i), out)
+				} else {
+					out = p.Data(f.side, []byte(f.data), int64(i), out)
+				}
+			}
+			if reason, poisoned := p.(flowscope.Poisoner).Poisoned(); poisoned != tc.poisoned {
+				t.Errorf("poisoned %v (%q), want %v", poisoned, reason, tc.poisoned)
+			}
+			out = p.End(&flowscope.FlowRecord{}, out)
+			if got := summary(out); got != tc.want {
+				t.Errorf("got\n%swant\n%s", got, tc.want)
+			}
+		})
 	}
 }

@@ -34,6 +34,7 @@ type sideState struct {
 	remaining uint64 // body or chunk bytes still due
 	seen      uint64 // bytes seen before the first message start
 	found     bool   // a message start was seen on this side
+	fresh     bool   // nothing delivered on this side yet, not even a gap
 	msg       *Message
 	req       *Request
 	resp      *Response
@@ -41,6 +42,8 @@ type sideState struct {
 
 type session struct {
 	side           [2]sideState
+	fromSYN        bool           // the connection was seen from the client's SYN
+	badClient      bool           // ... and the client's first bytes cannot start a request
 	pending        []*Transaction // requests waiting for their responses, in order
 	depth          int
 	poisoned       string
@@ -62,6 +65,14 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 	}
 	s.out = out
 	st := &s.side[side]
+	if st.fresh && len(b) > 0 {
+		st.fresh = false
+		if !s.startOK(side, b) {
+			st.state = stateDead
+			s.checkPoison()
+			return out
+		}
+	}
 	for len(b) > 0 {
 		switch st.state {
 		case stateSeek:
@@ -218,6 +229,49 @@ func (s *session) seek(side flowscope.Side, b []byte) []byte {
 	return nil
 }
 
+// startOK tells whether the first bytes b of side's stream may begin
+// HTTP. Only a connection seen from its SYN is judged this way, where
+// the client's first bytes are those of its stream: a request starts
+// with a method token, and bytes that cannot (a TLS ClientHello, say)
+// give the client side up at once instead of after 16 KiB of search.
+// The server's side is then HTTP only if it starts with a status line.
+func (s *session) startOK(side flowscope.Side, b []byte) bool {
+	if side == flowscope.Orig {
+		if !s.fromSYN || mayStartRequest(b) {
+			return true
+		}
+		s.badClient = true
+		return false
+	}
+	return !s.badClient || mayStartResponse(b)
+}
+
+// mayStartResponse reports whether b can begin a status line: after
+// any blank lines, "HTTP/" or as much of it as b holds.
+func mayStartResponse(b []byte) bool {
+	b = bytes.TrimLeft(b, "\r\n")
+	const p = "HTTP/"
+	n := min(len(b), len(p))
+	return string(b[:n]) == p[:n]
+}
+
+// mayStartRequest reports whether b, the first bytes of a client's
+// stream, can begin an HTTP request: after any blank lines or spaces, a
+// method token (up to 32 bytes of it are looked at) ended by a space or
+// by the end of b.
+func mayStartRequest(b []byte) bool {
+	b = bytes.TrimLeft(b, "\r\n \t")
+	for _, c := range b[:min(len(b), 32)] {
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			return true
+		case c < 0x21 || c > 0x7e:
+			return false
+		}
+	}
+	return true
+}
+
 // count adds skipped bytes to the detection window of a side that has
 // not shown HTTP yet.
 func (s *session) count(st *sideState, n uint64) {
@@ -232,6 +286,15 @@ func (s *session) count(st *sideState, n uint64) {
 
 func (s *session) checkPoison() {
 	o, r := &s.side[flowscope.Orig], &s.side[flowscope.Resp]
+	if s.badClient {
+		// The client's stream did not start as HTTP: the connection is
+		// HTTP only if the server's starts with a status line (a server
+		// refusing what it got, say).
+		if r.state == stateDead {
+			s.poisoned = "neither side's first bytes start an HTTP message"
+		}
+		return
+	}
 	dead := func(st *sideState) bool { return st.state == stateDead }
 	silent := func(st *sideState) bool { return !st.found && st.seen == 0 && st.state != stateDead }
 	if (dead(o) || silent(o)) && (dead(r) || silent(r)) && (dead(o) || dead(r)) {
@@ -575,6 +638,7 @@ func (s *session) Gap(side flowscope.Side, n uint64, ts int64, out []*Transactio
 	}
 	s.out = out
 	st := &s.side[side]
+	st.fresh = false
 	if st.msg != nil {
 		st.msg.Flags |= Incomplete
 	}
