@@ -10,7 +10,8 @@
 // parser keeps no borrowed bytes (the input buffers are overwritten after
 // each call, whole chunks and split ones, so that a message's start kept
 // from one call to the next is caught too, and the messages must not
-// change); that gaps anywhere do not
+// change); that the messages are the same when the connection's record
+// shows it was seen from its SYN; that gaps anywhere do not
 // crash it and that it still produces messages after a gap when the
 // conversation goes on; and that bytes it cannot parse do not make it grow
 // without bound.
@@ -24,6 +25,7 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 )
 
 // Piece is one step of a conversation: bytes of a side, in stream order.
@@ -32,7 +34,8 @@ type Piece struct {
 	Data []byte
 }
 
-// Conversation is a whole connection as a parser would see it.
+// Conversation is a whole connection as a parser would see it, from the
+// first bytes of each side: the kit feeds it as seen from the SYN too.
 type Conversation []Piece
 
 // Run checks factory's parsers on convs. render turns a message into
@@ -41,29 +44,40 @@ type Conversation []Piece
 func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conversation, render func(M) string) {
 	t.Helper()
 	for i, conv := range convs {
-		want := feed(t, factory, conv, render, false)
+		want := feed(t, factory, &flowscope.FlowRecord{}, conv, render, false)
 		if len(want) == 0 {
 			t.Errorf("conversation %d: the parser found no message; the kit needs conversations it can parse", i)
 			continue
 		}
 		t.Run("bytewise", func(t *testing.T) {
-			if got := feed(t, factory, split(conv, func(n int) []int { return ones(n) }), render, true); !slices.Equal(got, want) {
+			if got := feed(t, factory, &flowscope.FlowRecord{}, split(conv, func(n int) []int { return ones(n) }), render, true); !slices.Equal(got, want) {
 				t.Errorf("conversation %d fed byte by byte:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 		t.Run("random splits", func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			for range 20 {
-				got := feed(t, factory, split(conv, func(n int) []int { return randomCuts(rng, n) }), render, true)
+				got := feed(t, factory, &flowscope.FlowRecord{}, split(conv, func(n int) []int { return randomCuts(rng, n) }), render, true)
 				if !slices.Equal(got, want) {
 					t.Fatalf("conversation %d fed in random pieces:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
 			}
 		})
 		t.Run("no borrowed bytes kept", func(t *testing.T) {
-			if got := feed(t, factory, conv, render, true); !slices.Equal(got, want) {
+			if got := feed(t, factory, &flowscope.FlowRecord{}, conv, render, true); !slices.Equal(got, want) {
 				t.Errorf("conversation %d: messages changed when the input buffers were reused after each call:\n%s\nwant\n%s",
 					i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+		t.Run("from the SYN", func(t *testing.T) {
+			// The record of a connection seen from its handshake: a parser
+			// may take the first bytes of each side for the start of its
+			// stream, and must still find every message, whole or split.
+			syn := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
+			for _, c := range []Conversation{conv, split(conv, func(n int) []int { return ones(n) })} {
+				if got := feed(t, factory, syn, c, render, true); !slices.Equal(got, want) {
+					t.Errorf("conversation %d, seen from its SYN:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
 			}
 		})
 		t.Run("gaps", func(t *testing.T) {
@@ -146,9 +160,9 @@ func feedGaps[M any](t *testing.T, factory flowscope.SessionFactory[M], conv []g
 	return got
 }
 
-func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], conv Conversation, render func(M) string, scribble bool) []string {
+func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], rec *flowscope.FlowRecord, conv Conversation, render func(M) string, scribble bool) []string {
 	t.Helper()
-	p := factory.NewSession(&flowscope.FlowRecord{})
+	p := factory.NewSession(rec)
 	var msgs []M
 	var out []M
 	for i, piece := range conv {
