@@ -4,11 +4,12 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 )
 
 // FuzzParser feeds arbitrary bytes as the two sides of a connection, cut
-// at arbitrary points, and checks that the parser never panics and that
+// at arbitrary points (as seen from the SYN or not), and checks that the parser never panics and that
 // what it reports holds together. Seeds are the HTTP connections of the
 // embedded capture (real nginx and curl traffic).
 func FuzzParser(f *testing.F) {
@@ -22,10 +23,15 @@ func FuzzParser(f *testing.F) {
 			}
 		}
 		f.Add(orig, resp, uint8(7), uint16(0))
+		f.Add(orig, resp, uint8(7|64), uint16(0))
 	}
 	f.Add([]byte("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"), []byte("HTTP/1.1 200 OK\r\n\r\n"), uint8(3), uint16(5))
 	f.Fuzz(func(t *testing.T, orig, resp []byte, cut uint8, gapAt uint16) {
-		p := http1.Parser{MaxHeaderBytes: 4096, MaxHeaders: 16}.NewSession(&flowscope.FlowRecord{})
+		rec := &flowscope.FlowRecord{}
+		if cut&64 != 0 { // a connection seen from its SYN
+			rec.Proto, rec.History = flowkey.ProtoTCP, flowscope.HistoryOf("S")
+		}
+		p := http1.Parser{MaxHeaderBytes: 4096, MaxHeaders: 16}.NewSession(rec)
 		step := int(cut%64) + 1
 		var out []*http1.Transaction
 		var all []*http1.Transaction
