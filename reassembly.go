@@ -74,17 +74,25 @@ func (f StreamFuncs) End(rec *FlowRecord) {
 // TeeStreams returns a handler that passes every chunk and the end to each
 // of hs in turn; nil handlers are left out.
 func TeeStreams(hs ...StreamHandler) StreamHandler {
-	var keep teeStreams
+	n := 0
+	for _, h := range hs {
+		if h != nil {
+			n++
+		}
+	}
+	if n < 2 {
+		for _, h := range hs {
+			if h != nil {
+				return h
+			}
+		}
+		return nil
+	}
+	keep := make(teeStreams, 0, n)
 	for _, h := range hs {
 		if h != nil {
 			keep = append(keep, h)
 		}
-	}
-	switch len(keep) {
-	case 0:
-		return nil
-	case 1:
-		return keep[0]
 	}
 	return keep
 }

@@ -211,7 +211,7 @@ func streamHandlers(transcripts *sink.Transcripts, protocols map[string]bool, em
 		return func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.Discard }
 	}
 	return conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-		var hs []flowscope.StreamHandler
+		hs := make([]flowscope.StreamHandler, 0, 4)
 		conn := sink.ConnOf(rec)
 		if protocols["http"] {
 			hs = append(hs, flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) {
