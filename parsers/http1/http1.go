@@ -7,7 +7,12 @@
 // with trailers, bodies that end with the connection, responses without
 // bodies, interim 1xx responses, CONNECT and Upgrade tunnels, gaps (the
 // message in progress is marked incomplete and parsing resumes at the
-// next message start) and connections picked up mid-stream. It flags the
+// next message start) and connections picked up mid-stream. A connection
+// whose record shows it was seen from its SYN is judged by its first
+// bytes: a client that opens with bytes no request can start with (a TLS
+// ClientHello, say) is not HTTP, and the connection is given up at once
+// unless the server's first bytes are a status line; others are searched
+// for a message start for their first 16 KiB. It flags the
 // ambiguities that enable request smuggling. Headers are bounded in size
 // and count; bodies are counted, not kept.
 //
