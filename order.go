@@ -14,13 +14,18 @@ const MaxHeld = 1 << 20
 // usable; see NewOrderer. An Orderer is not safe for concurrent use.
 type Orderer struct {
 	h       StreamHandler
+	dn      Doner      // h, if it can say it is done
 	waiting [2][]Chunk // copied chunks per side, in stream order
 	held    int
 	emitted [2]uint64 // stream offset up to which each side has been passed on
 }
 
 // NewOrderer returns an Orderer that passes chunks to h in causal order.
-func NewOrderer(h StreamHandler) *Orderer { return &Orderer{h: h} }
+func NewOrderer(h StreamHandler) *Orderer {
+	o := &Orderer{h: h}
+	o.dn, _ = h.(Doner)
+	return o
+}
 
 // Chunk takes the next chunk of one side. It passes it on at once when
 // nothing of its side is waiting and the other side has been passed on as
@@ -94,7 +99,20 @@ func (o *Orderer) release(force bool) {
 	}
 }
 
-var _ StreamHandler = (*Orderer)(nil)
+// Done reports whether the handler is done (see Doner). Chunks still
+// waiting are of no use to it then, and are dropped.
+func (o *Orderer) Done() bool {
+	if o.dn == nil || !o.dn.Done() {
+		return false
+	}
+	o.waiting, o.held = [2][]Chunk{}, 0
+	return true
+}
+
+var (
+	_ StreamHandler = (*Orderer)(nil)
+	_ Doner         = (*Orderer)(nil)
+)
 
 // Ordered wraps a stream handler factory so that each handler it makes
 // receives its connection's chunks in causal order.

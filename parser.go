@@ -58,19 +58,36 @@ type Poisoner interface {
 	Poisoned() (reason string, poisoned bool)
 }
 
+// Doner is implemented by stream handlers, and session parsers, that can
+// tell when they want no more of a connection's bytes: a parser that has
+// read all it reads (a TLS handshake, both sides now encrypted) or given
+// up on the connection. Once Done reports true it stays true; the tracker
+// then passes the handler no more chunks (the connection's statistics are
+// still kept, as with Discard) and still calls End. SessionHandler's
+// handlers are done when their parser is poisoned or done; TeeStreams'
+// when all of theirs are; an Orderer's when its handler is.
+type Doner interface {
+	Done() bool
+}
+
 // SessionHandler returns a StreamHandler that feeds one connection's
 // chunks to p and passes each message completed to emit. Drivers wrap it
 // with conversation.Ordered when messages pair across sides (requests and
 // responses), so that a response is never parsed before its request.
 func SessionHandler[M any](p SessionParser[M], emit func(M)) StreamHandler {
-	return &sessionHandler[M]{p: p, emit: emit}
+	h := &sessionHandler[M]{p: p, emit: emit}
+	h.po, _ = p.(Poisoner)
+	h.dn, _ = p.(Doner)
+	return h
 }
 
 type sessionHandler[M any] struct {
 	p    SessionParser[M]
+	po   Poisoner // p, if it can give up
+	dn   Doner    // p, if it can say it is done
 	emit func(M)
 	out  []M
-	done bool // the parser poisoned itself
+	done bool // the parser poisoned itself or is done
 }
 
 func (h *sessionHandler[M]) Chunk(c *Chunk) {
@@ -83,12 +100,18 @@ func (h *sessionHandler[M]) Chunk(c *Chunk) {
 		h.out = h.p.Data(c.Side, c.Bytes, c.Time, h.out[:0])
 	}
 	h.flush()
-	if po, ok := h.p.(Poisoner); ok {
-		if _, poisoned := po.Poisoned(); poisoned {
+	if h.po != nil {
+		if _, poisoned := h.po.Poisoned(); poisoned {
 			h.done = true
 		}
 	}
+	if h.dn != nil && h.dn.Done() {
+		h.done = true
+	}
 }
+
+// Done reports whether the parser is poisoned or done.
+func (h *sessionHandler[M]) Done() bool { return h.done }
 
 func (h *sessionHandler[M]) End(rec *FlowRecord) {
 	h.out = h.p.End(rec, h.out[:0])

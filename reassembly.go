@@ -105,6 +105,16 @@ func (t teeStreams) Chunk(c *Chunk) {
 	}
 }
 
+// Done reports whether every handler is done.
+func (t teeStreams) Done() bool {
+	for _, h := range t {
+		if d, ok := h.(Doner); !ok || !d.Done() {
+			return false
+		}
+	}
+	return true
+}
+
 func (t teeStreams) End(rec *FlowRecord) {
 	for _, h := range t {
 		h.End(rec)
@@ -210,9 +220,11 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 // streams is the reassembly state of one connection.
 type streams struct {
 	h       StreamHandler
+	done    Doner // h, if it can say it wants no more chunks
 	side    [2]reasm
 	stats   [2]StreamStats // FlowRecord.Streams
 	discard bool           // h is Discard: no bytes are kept
+	quiet   bool           // h is done: chunks go no further
 }
 
 // reassemble feeds one TCP segment of side s, starting at absolute
@@ -307,8 +319,12 @@ func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64
 		st.remember(b)
 	}
 	st.next += uint64(len(b))
-	t.strm[e.rec.sid-1].stats[s].Bytes += uint64(len(b))
-	t.strm[e.rec.sid-1].h.Chunk(c)
+	strm := t.strm[e.rec.sid-1]
+	strm.stats[s].Bytes += uint64(len(b))
+	if !strm.quiet {
+		strm.h.Chunk(c)
+		strm.quiet = strm.done != nil && strm.done.Done()
+	}
 	c.Bytes = nil
 }
 
@@ -337,7 +353,10 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 	st.recentFrom = to // what the ring holds before the gap is stale
 	t.strm[e.rec.sid-1].stats[s].GapBytes += n
 	e.countLetter(s, histGap, &st.gaps)
-	t.strm[e.rec.sid-1].h.Chunk(c)
+	if strm := t.strm[e.rec.sid-1]; !strm.quiet {
+		strm.h.Chunk(c)
+		strm.quiet = strm.done != nil && strm.done.Done()
+	}
 	// Buffered segments now wholly behind next are dropped by drain.
 }
 

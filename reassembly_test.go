@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -550,3 +551,113 @@ func TestDiscardCountsAlike(t *testing.T) {
 		}
 	}
 }
+
+// doneAfter is a collector that says it is done once it has taken
+// limit chunks.
+type doneAfter struct {
+	collector
+	limit, chunks int
+}
+
+func (d *doneAfter) Chunk(ch *flowscope.Chunk) {
+	d.chunks++
+	d.collector.Chunk(ch)
+}
+
+func (d *doneAfter) Done() bool { return d.chunks >= d.limit }
+
+// TestDoneHandlerGetsNoMoreChunks: a handler that reports Done gets no
+// chunk after, only End; the connection's record, its stream statistics
+// included, is the one a handler reading everything gets.
+func TestDoneHandlerGetsNoMoreChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	data := make([]byte, 30000)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	segs := segmentRandomly(rng, len(data), 1400)
+	// Reordered, duplicated and with a segment missing, so that bytes are
+	// buffered, duplicates counted and a gap declared after the handler
+	// is done.
+	segs[3], segs[4] = segs[4], segs[3]
+	segs = append(segs[:10], segs[11:]...)
+	segs = append(segs, segs[15])
+	pkts := conversation(data, segs, 1000)
+
+	all := reassembleAll(t, pkts, flowscope.Config{})
+	for _, limit := range []int{1, 2, 5} {
+		d := &doneAfter{collector: collector{t: t}, limit: limit}
+		cfg := flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return d }}
+		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+		var evs []flowscope.FlowEvent
+		for _, p := range pkts {
+			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+			evs = tr.Track(&pk, evs)
+		}
+		tr.Flush(flowscope.EndOfInput, evs)
+		if d.chunks != limit || d.ended != 1 {
+			t.Errorf("done after %d chunks: got %d chunks and %d ends, want %d and 1", limit, d.chunks, d.ended, limit)
+		}
+		if !reflect.DeepEqual(d.record.Streams, all.record.Streams) || d.record.History != all.record.History {
+			t.Errorf("done after %d chunks: streams %+v, history %v; reading everything: %+v, %v",
+				limit, d.record.Streams, d.record.History, all.record.Streams, all.record.History)
+		}
+	}
+	if len(all.gaps[flowscope.Orig]) == 0 || all.record.Streams[flowscope.Orig].Duplicates == 0 {
+		t.Fatalf("the conversation has no gap or no duplicate: %+v", all.record.Streams)
+	}
+}
+
+// TestDoneThroughWrappers: a tee is done when every handler in it is, an
+// Orderer when its handler is (dropping the chunks it holds), a session
+// handler when its parser is poisoned.
+func TestDoneThroughWrappers(t *testing.T) {
+	a, b := &doneAfter{collector: collector{t: t}, limit: 1}, &doneAfter{collector: collector{t: t}, limit: 2}
+	tee := flowscope.TeeStreams(a, b).(flowscope.Doner)
+	tee.(flowscope.StreamHandler).Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("x")})
+	if tee.Done() {
+		t.Error("a tee is done while one of its handlers is not")
+	}
+	b.limit = 1
+	if !tee.Done() {
+		t.Error("a tee is not done though all its handlers are")
+	}
+	if flowscope.TeeStreams(a, flowscope.StreamFuncs{}, b).(flowscope.Doner).Done() {
+		t.Error("a tee is done though one of its handlers cannot say")
+	}
+
+	c := &doneAfter{collector: collector{t: t}, limit: 1}
+	o := flowscope.NewOrderer(c)
+	// A response acknowledging request bytes not yet seen waits.
+	o.Chunk(&flowscope.Chunk{Side: flowscope.Resp, Bytes: []byte("late"), Ack: 5})
+	if o.Done() {
+		t.Error("an Orderer is done before its handler")
+	}
+	o.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("ab")})
+	if !o.Done() {
+		t.Error("an Orderer is not done after its handler")
+	}
+	o.End(&flowscope.FlowRecord{})
+	if c.chunks != 1 {
+		t.Errorf("the done handler got %d chunks, want 1: the waiting one was not dropped", c.chunks)
+	}
+
+	h := flowscope.SessionHandler[int](poisonAfterFirst{new(bool)}, func(int) {})
+	if h.(flowscope.Doner).Done() {
+		t.Error("a session handler is done before its parser gave up")
+	}
+	h.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("not mine")})
+	if !h.(flowscope.Doner).Done() {
+		t.Error("a session handler is not done after its parser gave up")
+	}
+}
+
+type poisonAfterFirst struct{ fed *bool }
+
+func (p poisonAfterFirst) Data(_ flowscope.Side, _ []byte, _ int64, out []int) []int {
+	*p.fed = true
+	return out
+}
+func (p poisonAfterFirst) Gap(_ flowscope.Side, _ uint64, _ int64, out []int) []int { return out }
+func (p poisonAfterFirst) End(_ *flowscope.FlowRecord, out []int) []int             { return out }
+func (p poisonAfterFirst) Poisoned() (string, bool)                                 { return "not mine", *p.fed }

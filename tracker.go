@@ -495,7 +495,9 @@ func (t *Tracker[K]) trackDecoded(d *flowkey.Decoded, ts int64, out []FlowEvent)
 			if !found && t.newStream != nil {
 				t.record(idx, e, &t.scratch)
 				if sh := t.newStream(&t.scratch); sh != nil {
-					t.attach(e, &streams{h: sh, discard: sh == Discard}, nil)
+					st := &streams{h: sh, discard: sh == Discard}
+					st.done, _ = sh.(Doner)
+					t.attach(e, st, nil)
 				}
 			}
 			// A flow keyed without the protocol and started by UDP has a

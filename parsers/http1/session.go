@@ -53,7 +53,21 @@ type session struct {
 	out            []*Transaction
 }
 
-var _ flowscope.Poisoner = (*session)(nil)
+var (
+	_ flowscope.Poisoner = (*session)(nil)
+	_ flowscope.Doner    = (*session)(nil)
+)
+
+// Done reports whether the session reads nothing more of the connection:
+// each side is in a tunnel (after CONNECT or Upgrade) or given up.
+func (s *session) Done() bool {
+	for i := range s.side {
+		if st := s.side[i].state; st != stateTunnel && st != stateDead {
+			return false
+		}
+	}
+	return true
+}
 
 // Poisoned reports whether the connection was judged not to be HTTP.
 func (s *session) Poisoned() (string, bool) { return s.poisoned, s.poisoned != "" }

@@ -11,10 +11,11 @@
 // each call, whole chunks and split ones, so that a message's start kept
 // from one call to the next is caught too, and the messages must not
 // change); that the messages are the same when the connection's record
-// shows it was seen from its SYN; that gaps anywhere do not
-// crash it and that it still produces messages after a gap when the
-// conversation goes on; and that bytes it cannot parse do not make it grow
-// without bound.
+// shows it was seen from its SYN; that a parser that says it is done
+// (flowscope.Doner) and is fed no more loses nothing; that gaps anywhere
+// do not crash it and that it still produces messages after a gap when
+// the conversation goes on; and that bytes it cannot parse do not make it
+// grow without bound.
 package parsertest
 
 import (
@@ -77,6 +78,16 @@ func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conve
 			for _, c := range []Conversation{conv, split(conv, func(n int) []int { return ones(n) })} {
 				if got := feed(t, factory, syn, c, render, true); !slices.Equal(got, want) {
 					t.Errorf("conversation %d, seen from its SYN:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+		t.Run("nothing after done", func(t *testing.T) {
+			// A parser that says it is done (flowscope.Doner) is fed no
+			// more: it must have emitted, or emit at End, all it would
+			// have from the rest.
+			for _, c := range []Conversation{conv, split(conv, func(n int) []int { return ones(n) })} {
+				if got := feedUntil(t, factory, &flowscope.FlowRecord{}, c, render, true, true); !slices.Equal(got, want) {
+					t.Errorf("conversation %d, fed until the parser was done:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
 			}
 		})
@@ -161,11 +172,21 @@ func feedGaps[M any](t *testing.T, factory flowscope.SessionFactory[M], conv []g
 }
 
 func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], rec *flowscope.FlowRecord, conv Conversation, render func(M) string, scribble bool) []string {
+	return feedUntil(t, factory, rec, conv, render, scribble, false)
+}
+
+// feedUntil is feed that, with untilDone, stops feeding once the parser
+// says it is done (flowscope.Doner), as the tracker does.
+func feedUntil[M any](t *testing.T, factory flowscope.SessionFactory[M], rec *flowscope.FlowRecord, conv Conversation, render func(M) string, scribble, untilDone bool) []string {
 	t.Helper()
 	p := factory.NewSession(rec)
+	dn, _ := p.(flowscope.Doner)
 	var msgs []M
 	var out []M
 	for i, piece := range conv {
+		if untilDone && dn != nil && dn.Done() {
+			break
+		}
 		buf := append([]byte(nil), piece.Data...)
 		out = p.Data(piece.Side, buf, int64(i), out[:0])
 		msgs = append(msgs, out...)

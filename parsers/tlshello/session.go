@@ -28,7 +28,18 @@ type session struct {
 	poisoned string
 }
 
-var _ flowscope.Poisoner = (*session)(nil)
+var (
+	_ flowscope.Poisoner = (*session)(nil)
+	_ flowscope.Doner    = (*session)(nil)
+)
+
+// Done reports whether the session reads nothing more of the connection:
+// it gave up on it, or both sides went encrypted (or lost their framing)
+// and what marks the handshake established has been seen on each.
+func (s *session) Done() bool {
+	o, r := &s.side[flowscope.Orig], &s.side[flowscope.Resp]
+	return s.poisoned != "" || o.done && r.done && (o.app || o.ccs) && (r.app || r.ccs)
+}
 
 // Poisoned reports that the connection did not start with a TLS
 // handshake record.

@@ -213,3 +213,30 @@ func BenchmarkJA4(b *testing.B) {
 		_ = c.JA4()
 	}
 }
+
+// TestDoneOnceEncrypted: a session is done once both sides have gone
+// encrypted, and not before the server's hello; what it emits then is
+// what it emits when fed the rest.
+func TestDoneOnceEncrypted(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		conv := handshake(t, v, []string{"h2"}, "flowscope.test")
+		p := tlshello.Parser{}.NewSession(nil)
+		var out []*tlshello.Handshake
+		at := -1
+		for i, piece := range conv {
+			out = p.Data(piece.Side, piece.Data, int64(i), out)
+			if p.(flowscope.Doner).Done() {
+				at = i
+				break
+			}
+		}
+		out = p.End(&flowscope.FlowRecord{}, out)
+		full := run(conv)
+		if at < 0 {
+			t.Fatalf("version %x: not done after the whole conversation (%d pieces)", v, len(conv))
+		}
+		if at < 1 || len(out) != 1 || len(full) != 1 || render(out[0]) != render(full[0]) {
+			t.Errorf("version %x: done after piece %d of %d: %d handshakes, want the one fed whole: %v", v, at, len(conv), len(out), full)
+		}
+	}
+}
