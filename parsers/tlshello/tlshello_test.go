@@ -240,3 +240,35 @@ func TestDoneOnceEncrypted(t *testing.T) {
 		}
 	}
 }
+
+// TestDoneAfterGap: with a gap before any piece (the framing of that
+// side lost), a session fed until it is done emits what one fed
+// everything does.
+func TestDoneAfterGap(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		conv := handshake(t, v, nil, "flowscope.test")
+		for k := range conv {
+			feed := func(untilDone bool) string {
+				p := tlshello.Parser{}.NewSession(nil)
+				var out []*tlshello.Handshake
+				for i, piece := range conv {
+					if untilDone && p.(flowscope.Doner).Done() {
+						break
+					}
+					if i == k {
+						out = p.Gap(piece.Side, 100, int64(i), out)
+					}
+					out = p.Data(piece.Side, piece.Data, int64(i), out)
+				}
+				var b strings.Builder
+				for _, h := range p.End(&flowscope.FlowRecord{}, out) {
+					b.WriteString(render(h) + "\n")
+				}
+				return b.String()
+			}
+			if got, want := feed(true), feed(false); got != want {
+				t.Errorf("version %x, gap before piece %d of %d: fed until done\n%swant\n%s", v, k, len(conv), got, want)
+			}
+		}
+	}
+}
