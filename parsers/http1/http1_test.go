@@ -223,3 +223,30 @@ func TestStreamStart(t *testing.T) {
 		})
 	}
 }
+
+// TestDoneInTunnel: once both sides are tunnelled (an accepted CONNECT)
+// or given up, the session reads nothing more and says so; a session
+// still parsing does not.
+func TestDoneInTunnel(t *testing.T) {
+	p := http1.Parser{}.NewSession(nil)
+	done := func() bool { return p.(flowscope.Doner).Done() }
+	out := p.Data(O, []byte("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"), 0, nil)
+	if done() {
+		t.Fatal("done while the CONNECT waits for its answer")
+	}
+	out = p.Data(R, []byte("HTTP/1.1 200 Connection established\r\n\r\n"), 1, out)
+	if !done() {
+		t.Fatal("not done once the tunnel is up")
+	}
+	out = p.End(&flowscope.FlowRecord{}, out)
+	if got := summary(out); got != "CONNECT example.com:443 example.com:443 req0 -> 200 resp0 !tunnel\n" {
+		t.Errorf("got %s", got)
+	}
+
+	q := http1.Parser{}.NewSession(nil)
+	q.Data(O, []byte("GET / HTTP/1.1\r\n\r\n"), 0, nil)
+	q.Data(R, []byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"), 1, nil)
+	if q.(flowscope.Doner).Done() {
+		t.Error("a keep-alive connection is done after one exchange")
+	}
+}
