@@ -2,6 +2,7 @@ package flowscope_test
 
 import (
 	"encoding/binary"
+	"reflect"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 // step and a two-byte length) to trackers with small bounds, one keyed by
 // 5-tuple and one by IP pair (whose flows can carry TCP and UDP at
 // once), and checks that every packet is accounted for exactly once: in
-// a flow record or in a skip counter; and that every stream and datagram
-// handler ends exactly once.
+// a flow record or in a skip counter; that every stream and datagram
+// handler ends exactly once; and that stream handlers that say they are
+// done after a chunk or two change no record.
 func FuzzTracker(f *testing.F) {
 	seed := func(pkts []pcapgen.Packet) []byte {
 		var b []byte
@@ -33,8 +35,13 @@ func FuzzTracker(f *testing.F) {
 	f.Add(seed(append(pcapgen.UDPExchange(cli, srv, t0, 1, 3, 4),
 		pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0.Add(time.Second), Exchanges: 1, ReqSize: 5, RespSize: 9})...)))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		checkTracker(t, in, flowkey.FiveTupleExtractor{})
-		checkTracker(t, in, flowkey.IPPairExtractor{})
+		all := checkTracker(t, in, flowkey.FiveTupleExtractor{}, 0)
+		// Stream handlers done after a chunk or two: the records must not
+		// change (reassembly's statistics are kept for a done handler).
+		if done := checkTracker(t, in, flowkey.FiveTupleExtractor{}, 1+len(in)%2); !reflect.DeepEqual(done, all) {
+			t.Fatalf("records with done handlers differ:\n%+v\nwant\n%+v", done, all)
+		}
+		checkTracker(t, in, flowkey.IPPairExtractor{}, 0)
 	})
 }
 
@@ -44,16 +51,21 @@ type datagramCounter struct{ ended int }
 func (*datagramCounter) Datagram(flowscope.Side, []byte, int64) {}
 func (d *datagramCounter) End(*flowscope.FlowRecord)            { d.ended++ }
 
-func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extractor[K]) {
+// checkTracker runs one tracker over in and returns its events. With
+// limit > 0 its stream handlers say they are done after that many chunks.
+func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extractor[K], limit int) []flowscope.FlowEvent {
 	// Stream reassembly runs too, with small bounds; every connection's
 	// chunks must be contiguous per side and end exactly once.
-	var handlers []*collector
+	var handlers []*doneAfter
 	var datagrams []*datagramCounter
 	tr := flowscope.NewTracker(ext, &flowscope.Config{
 		MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
 		MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
 		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
-			c := &collector{t: t}
+			c := &doneAfter{collector: collector{t: t}, limit: limit}
+			if limit == 0 {
+				c.limit = 1 << 62 // never done
+			}
 			handlers = append(handlers, c)
 			return c
 		},
@@ -102,6 +114,12 @@ func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extrac
 		if c.ended != 1 {
 			t.Fatalf("stream ended %d times", c.ended)
 		}
+		if c.chunks > c.limit {
+			t.Fatalf("a handler done after %d chunks got %d", c.limit, c.chunks)
+		}
+		if c.Done() {
+			continue // it saw part of the streams only
+		}
 		for s := range 2 {
 			st := c.record.Streams[s]
 			if uint64(len(c.data[s])) != st.Bytes || c.next[s] != st.Bytes+st.GapBytes {
@@ -112,4 +130,5 @@ func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extrac
 	if tr.Buffered() != 0 {
 		t.Fatalf("%d bytes still buffered after Flush", tr.Buffered())
 	}
+	return evs
 }
