@@ -88,35 +88,50 @@ func TeeStreams(hs ...StreamHandler) StreamHandler {
 		}
 		return nil
 	}
-	keep := make(teeStreams, 0, n)
+	t := &teeStreams{}
+	t.hs, t.ds = t.hbuf[:0], t.dbuf[:0]
+	if n > len(t.hbuf) {
+		t.hs, t.ds = make([]StreamHandler, 0, n), make([]Doner, 0, n)
+	}
 	for _, h := range hs {
-		if h != nil {
-			keep = append(keep, h)
+		if h == nil {
+			continue
+		}
+		t.hs = append(t.hs, h)
+		if d, ok := h.(Doner); ok && t.ds != nil {
+			t.ds = append(t.ds, d)
+		} else {
+			t.ds = nil // one that cannot say keeps the tee going
 		}
 	}
-	return keep
+	return t
 }
 
-type teeStreams []StreamHandler
+type teeStreams struct {
+	hs   []StreamHandler
+	ds   []Doner // the same handlers as Doners; nil if one is not
+	hbuf [4]StreamHandler
+	dbuf [4]Doner
+}
 
-func (t teeStreams) Chunk(c *Chunk) {
-	for _, h := range t {
+func (t *teeStreams) Chunk(c *Chunk) {
+	for _, h := range t.hs {
 		h.Chunk(c)
 	}
 }
 
 // Done reports whether every handler is done.
-func (t teeStreams) Done() bool {
-	for _, h := range t {
-		if d, ok := h.(Doner); !ok || !d.Done() {
+func (t *teeStreams) Done() bool {
+	for _, d := range t.ds {
+		if !d.Done() {
 			return false
 		}
 	}
-	return true
+	return t.ds != nil
 }
 
-func (t teeStreams) End(rec *FlowRecord) {
-	for _, h := range t {
+func (t *teeStreams) End(rec *FlowRecord) {
+	for _, h := range t.hs {
 		h.End(rec)
 	}
 }

@@ -625,6 +625,25 @@ func TestDoneThroughWrappers(t *testing.T) {
 	if flowscope.TeeStreams(a, flowscope.StreamFuncs{}, b).(flowscope.Doner).Done() {
 		t.Error("a tee is done though one of its handlers cannot say")
 	}
+	var many []flowscope.StreamHandler
+	for range 6 {
+		many = append(many, &doneAfter{collector: collector{t: t}, limit: 1})
+	}
+	big := flowscope.TeeStreams(many...)
+	big.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("x")})
+	many[5].(*doneAfter).limit = 2
+	if big.(flowscope.Doner).Done() {
+		t.Error("a tee of six is done while its last handler is not")
+	}
+	many[5].(*doneAfter).limit = 1
+	if !big.(flowscope.Doner).Done() {
+		t.Error("a tee of six is not done though all its handlers are")
+	}
+	for i, h := range many {
+		if h.(*doneAfter).chunks != 1 {
+			t.Errorf("handler %d of six got %d chunks, want 1", i, h.(*doneAfter).chunks)
+		}
+	}
 
 	c := &doneAfter{collector: collector{t: t}, limit: 1}
 	o := flowscope.NewOrderer(c)
