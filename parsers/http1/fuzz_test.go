@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzParser feeds arbitrary bytes as the two sides of a connection, cut
-// at arbitrary points (as seen from the SYN or not), and checks that the parser never panics and that
+// at arbitrary points (as seen from the SYN or not), whole and until the
+// session is done, and checks that the parser never panics and that
 // what it reports holds together. Seeds are the HTTP connections of the
 // embedded capture (real nginx and curl traffic).
 func FuzzParser(f *testing.F) {
@@ -31,26 +32,31 @@ func FuzzParser(f *testing.F) {
 		if cut&64 != 0 { // a connection seen from its SYN
 			rec.Proto, rec.History = flowkey.ProtoTCP, flowscope.HistoryOf("S")
 		}
-		p := http1.Parser{MaxHeaderBytes: 4096, MaxHeaders: 16}.NewSession(rec)
-		step := int(cut%64) + 1
-		var out []*http1.Transaction
-		var all []*http1.Transaction
-		for i := 0; i < max(len(orig), len(resp)); i += step {
-			if i < len(orig) {
-				out = p.Data(flowscope.Orig, orig[i:min(i+step, len(orig))], int64(i), out[:0])
-				all = append(all, out...)
+		// Fed whole, and fed until the session says it is done, as the
+		// tracker feeds it: the transactions must be the same.
+		feed := func(untilDone bool) []*http1.Transaction {
+			p := http1.Parser{MaxHeaderBytes: 4096, MaxHeaders: 16}.NewSession(rec)
+			done := func() bool { return untilDone && p.(flowscope.Doner).Done() }
+			step := int(cut%64) + 1
+			var out []*http1.Transaction
+			var all []*http1.Transaction
+			for i := 0; i < max(len(orig), len(resp)) && !done(); i += step {
+				if i < len(orig) {
+					out = p.Data(flowscope.Orig, orig[i:min(i+step, len(orig))], int64(i), out[:0])
+					all = append(all, out...)
+				}
+				if i == int(gapAt) && !done() {
+					out = p.Gap(flowscope.Resp, uint64(gapAt)+1, int64(i), out[:0])
+					all = append(all, out...)
+				}
+				if i < len(resp) && !done() {
+					out = p.Data(flowscope.Resp, resp[i:min(i+step, len(resp))], int64(i), out[:0])
+					all = append(all, out...)
+				}
 			}
-			if i == int(gapAt) {
-				out = p.Gap(flowscope.Resp, uint64(gapAt)+1, int64(i), out[:0])
-				all = append(all, out...)
-			}
-			if i < len(resp) {
-				out = p.Data(flowscope.Resp, resp[i:min(i+step, len(resp))], int64(i), out[:0])
-				all = append(all, out...)
-			}
+			return append(all, p.End(&flowscope.FlowRecord{}, out[:0])...)
 		}
-		all = append(all, p.End(&flowscope.FlowRecord{}, out[:0])...)
-		last := 0
+		all := feed(false)
 		for _, tx := range all {
 			if tx.Request == nil && tx.Response == nil && len(tx.Interim) == 0 {
 				t.Fatal("empty transaction")
@@ -61,7 +67,9 @@ func FuzzParser(f *testing.F) {
 			if r := tx.Request; r != nil && (len(r.Headers) > 16 || r.Method == "") {
 				t.Fatalf("request with %d headers, method %q", len(r.Headers), r.Method)
 			}
-			_ = last
+		}
+		if got, want := summary(feed(true)), summary(all); got != want {
+			t.Fatalf("fed until done:\n%s\nfed whole:\n%s", got, want)
 		}
 	})
 }

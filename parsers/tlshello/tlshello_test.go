@@ -167,24 +167,42 @@ func FuzzParser(f *testing.F) {
 		f.Add(o, r, uint8(40))
 	}
 	f.Fuzz(func(t *testing.T, orig, resp []byte, cut uint8) {
-		p := tlshello.Parser{}.NewSession(nil)
-		step := int(cut%200) + 1
-		var out []*tlshello.Handshake
-		for i := 0; i < max(len(orig), len(resp)); i += step {
-			if i < len(orig) {
-				out = p.Data(flowscope.Orig, orig[i:min(i+step, len(orig))], 0, out)
+		// Fed whole, and fed until the session says it is done, as the
+		// tracker feeds it: the handshakes must be the same.
+		feed := func(untilDone bool) []*tlshello.Handshake {
+			p := tlshello.Parser{}.NewSession(nil)
+			step := int(cut%200) + 1
+			var out []*tlshello.Handshake
+			for i := 0; i < max(len(orig), len(resp)); i += step {
+				if untilDone && p.(flowscope.Doner).Done() {
+					break
+				}
+				if i < len(orig) {
+					out = p.Data(flowscope.Orig, orig[i:min(i+step, len(orig))], 0, out)
+				}
+				if i < len(resp) && !(untilDone && p.(flowscope.Doner).Done()) {
+					out = p.Data(flowscope.Resp, resp[i:min(i+step, len(resp))], 0, out)
+				}
 			}
-			if i < len(resp) {
-				out = p.Data(flowscope.Resp, resp[i:min(i+step, len(resp))], 0, out)
-			}
+			return p.End(&flowscope.FlowRecord{}, out)
 		}
-		for _, h := range p.End(&flowscope.FlowRecord{}, out) {
+		whole := feed(false)
+		for _, h := range whole {
 			if h.Client == nil && h.Server == nil {
 				t.Fatal("empty handshake")
 			}
 			if h.Client != nil {
 				_, _ = h.Client.JA3()
 				_ = h.Client.JA4()
+			}
+		}
+		done := feed(true)
+		if len(done) != len(whole) {
+			t.Fatalf("%d handshakes fed until done, %d fed whole", len(done), len(whole))
+		}
+		for i := range whole {
+			if a, b := render(done[i]), render(whole[i]); a != b {
+				t.Fatalf("fed until done:\n%s\nfed whole:\n%s", a, b)
 			}
 		}
 		_ = bytes.MinRead
