@@ -305,7 +305,7 @@ func (s *session) checkPoison() {
 		// HTTP only if the server's starts with a status line (a server
 		// refusing what it got, say).
 		if r.state == stateDead {
-			s.poisoned = "neither side's first bytes start an HTTP message"
+			s.poisoned = "the client's first bytes cannot start a request, and the server's show no HTTP"
 		}
 		return
 	}
