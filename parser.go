@@ -62,8 +62,8 @@ type Poisoner interface {
 // tell when they want no more of a connection's bytes: a parser that has
 // read all it reads (a TLS handshake, both sides now encrypted) or given
 // up on the connection. Once Done reports true it stays true; the tracker
-// then passes the handler no more chunks (the connection's statistics are
-// still kept, as with Discard) and still calls End. SessionHandler's
+// then passes the handler no more chunks (reassembly goes on, so the
+// connection's statistics stay exact) and still calls End. SessionHandler's
 // handlers are done when their parser is poisoned or done; TeeStreams'
 // when all of theirs are; an Orderer's when its handler is.
 type Doner interface {
