@@ -242,6 +242,14 @@ type streams struct {
 	quiet   bool           // h is done: chunks go no further
 }
 
+// pass gives c to the handler unless it is done, and notes when it is.
+func (st *streams) pass(c *Chunk) {
+	if !st.quiet {
+		st.h.Chunk(c)
+		st.quiet = st.done != nil && st.done.Done()
+	}
+}
+
 // reassemble feeds one TCP segment of side s, starting at absolute
 // sequence number abs, to the connection's streams.
 func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte, wire int, ts int64) {
@@ -336,10 +344,7 @@ func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64
 	st.next += uint64(len(b))
 	strm := t.strm[e.rec.sid-1]
 	strm.stats[s].Bytes += uint64(len(b))
-	if !strm.quiet {
-		strm.h.Chunk(c)
-		strm.quiet = strm.done != nil && strm.done.Done()
-	}
+	strm.pass(c)
 	c.Bytes = nil
 }
 
@@ -368,10 +373,7 @@ func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
 	st.recentFrom = to // what the ring holds before the gap is stale
 	t.strm[e.rec.sid-1].stats[s].GapBytes += n
 	e.countLetter(s, histGap, &st.gaps)
-	if strm := t.strm[e.rec.sid-1]; !strm.quiet {
-		strm.h.Chunk(c)
-		strm.quiet = strm.done != nil && strm.done.Done()
-	}
+	t.strm[e.rec.sid-1].pass(c)
 	// Buffered segments now wholly behind next are dropped by drain.
 }
 
