@@ -1,4 +1,4 @@
-package flowscope_test
+package flowscope
 
 import (
 	"encoding/binary"
@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 )
@@ -42,26 +41,109 @@ func FuzzTracker(f *testing.F) {
 			t.Fatalf("records with done handlers differ:\n%+v\nwant\n%+v", done, all)
 		}
 		checkTracker(t, in, flowkey.IPPairExtractor{}, 0)
+		// A Driver with parsers on every flow (in causal order, through
+		// the orderer) ends the same flows with the same records, after
+		// the records of their parsers.
+		if got := checkDriver(t, in); !reflect.DeepEqual(got, all) {
+			t.Fatalf("the Driver's records differ:\n%+v\nwant\n%+v", got, all)
+		}
 	})
 }
+
+// checkDriver runs a Driver over in, with the bounds of checkTracker and
+// parsers that count every byte they are fed and make a record of the
+// count when their flow ends, and returns its conn records.
+func checkDriver(t *testing.T, in []byte) []FlowRecord {
+	counted := map[*Conn]uint64{}
+	count := func(c *Conn, n int) { counted[c] += uint64(n) }
+	end := func(c *Conn, out []*countRecord) []*countRecord {
+		n, ok := counted[c]
+		if !ok {
+			t.Fatalf("a parser ended twice, or was never made")
+		}
+		delete(counted, c)
+		return append(out, &countRecord{n: n})
+	}
+	d := NewDriver(flowkey.FiveTupleExtractor{}, &Config{
+		MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
+		MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
+		Parsers: []Parser{
+			Session(SessionFactoryFunc[*countRecord](func(c *Conn) SessionParser[*countRecord] {
+				counted[c] = 0
+				return countParser{c, count, end}
+			})),
+			Datagram(DatagramFactoryFunc[*countRecord](func(c *Conn) DatagramParser[*countRecord] {
+				counted[c] = 0
+				return countParser{c, count, end}
+			})),
+		},
+	})
+	var recs []Record
+	ts := t0
+	for len(in) >= 3 {
+		step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
+		in = in[3:]
+		n = min(n, len(in))
+		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
+		p := Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+		recs = d.Track(&p, recs)
+		in = in[n:]
+	}
+	recs = d.Flush(EndOfInput, recs)
+	if len(counted) != 0 {
+		t.Fatalf("%d parsers never ended", len(counted))
+	}
+	var flows []FlowRecord
+	counts := 0
+	for _, r := range recs {
+		switch r := r.(type) {
+		case *FlowRecord:
+			flows = append(flows, *r)
+		case *countRecord:
+			counts++
+		}
+	}
+	if counts == 0 && len(flows) > 0 && (flows[0].Proto == flowkey.ProtoTCP || flows[0].Proto == flowkey.ProtoUDP) {
+		t.Fatalf("no parser records for %d flows", len(flows))
+	}
+	return flows
+}
+
+// countParser counts the bytes of a flow, for checkDriver.
+type countParser struct {
+	c     *Conn
+	count func(*Conn, int)
+	end   func(*Conn, []*countRecord) []*countRecord
+}
+
+func (p countParser) Data(_ Side, b []byte, _ int64, out []*countRecord) []*countRecord {
+	p.count(p.c, len(b))
+	return out
+}
+func (p countParser) Datagram(_ Side, b []byte, _ int64, out []*countRecord) []*countRecord {
+	p.count(p.c, len(b))
+	return out
+}
+func (p countParser) Gap(_ Side, _ uint64, _ int64, out []*countRecord) []*countRecord { return out }
+func (p countParser) End(_ *FlowRecord, out []*countRecord) []*countRecord             { return p.end(p.c, out) }
 
 // datagramCounter counts a UDP flow's ends.
 type datagramCounter struct{ ended int }
 
-func (*datagramCounter) Datagram(flowscope.Side, []byte, int64) {}
-func (d *datagramCounter) End(*flowscope.FlowRecord)            { d.ended++ }
+func (*datagramCounter) Datagram(Side, []byte, int64) {}
+func (d *datagramCounter) End(*FlowRecord)            { d.ended++ }
 
 // checkTracker runs one tracker over in and returns its events. With
 // limit > 0 its stream handlers say they are done after that many chunks.
-func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extractor[K], limit int) []flowscope.FlowEvent {
+func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) []FlowRecord {
 	// Stream reassembly runs too, with small bounds; every connection's
 	// chunks must be contiguous per side and end exactly once.
 	var handlers []*doneAfter
 	var datagrams []*datagramCounter
-	tr := flowscope.NewTracker(ext, &flowscope.Config{
+	tr := newTestTracker(ext, &testConfig{
 		MaxFlows: 4, UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPCloseLinger: time.Second,
 		MaxBufferPerSide: 3000, ReassemblyBudget: 5000,
-		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
+		NewStream: func(*FlowRecord) streamHandler {
 			c := &doneAfter{collector: collector{t: t}, limit: limit}
 			if limit == 0 {
 				c.limit = 1 << 62 // never done
@@ -69,32 +151,32 @@ func checkTracker[K flowscope.Key](t *testing.T, in []byte, ext flowscope.Extrac
 			handlers = append(handlers, c)
 			return c
 		},
-		NewDatagram: func(*flowscope.FlowRecord) flowscope.DatagramHandler {
+		NewDatagram: func(*FlowRecord) datagramHandler {
 			d := &datagramCounter{}
 			datagrams = append(datagrams, d)
 			return d
 		},
 	})
-	var evs []flowscope.FlowEvent
+	var evs []FlowRecord
 	ts := t0
 	for len(in) >= 3 {
 		step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
 		in = in[3:]
 		n = min(n, len(in))
 		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-		p := flowscope.Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+		p := Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
 		in = in[n:]
 		if tr.Len() > 4 {
 			t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
 		}
 	}
-	evs = tr.Flush(flowscope.EndOfInput, evs)
+	evs = tr.Flush(EndOfInput, evs)
 	var inFlows uint64
 	for _, e := range evs {
-		r := &e.Flow
+		r := &e
 		inFlows += r.Stats[0].Packets + r.Stats[1].Packets
-		if r.Reason == flowscope.NotEnded || r.Last < r.First {
+		if r.Reason == NotEnded || r.Last < r.First {
 			t.Fatalf("bad record: %+v", r)
 		}
 	}

@@ -14,7 +14,8 @@ import (
 // own MAC addresses, VLAN and IP version back, and once the flows end the
 // links table holds nothing.
 func TestLinksInterned(t *testing.T) {
-	tr := NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	d := NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	tr := d.t
 	macs := [][2][6]byte{
 		{{2, 0, 0, 0, 0, 1}, {2, 0, 0, 0, 0, 2}},
 		{{2, 0, 0, 0, 0, 3}, {2, 0, 0, 0, 0, 4}},
@@ -31,7 +32,7 @@ func TestLinksInterned(t *testing.T) {
 		return f
 	}
 	t0 := time.Unix(1_700_000_000, 0)
-	var evs []FlowEvent
+	var evs []Record
 	want := map[uint16]FlowRecord{}
 	distinct := map[[3]any]bool{}
 	for i := range 40 {
@@ -46,20 +47,20 @@ func TestLinksInterned(t *testing.T) {
 		}
 		f := frame(i, src.String(), dst.String(), flags, vlan)
 		p := Packet{Data: f, Timestamp: t0.Add(time.Duration(i) * time.Millisecond), Length: len(f), LinkType: flowkey.LinkEthernet}
-		evs = tr.Track(&p, evs)
+		evs = d.Track(&p, evs)
 		distinct[[3]any{orig, resp, vlan}] = true
 		want[uint16(i)] = FlowRecord{VLAN: vlan, IPVersion: 4, Orig: Endpoint{MAC: orig}, Resp: Endpoint{MAC: resp}}
 	}
 	if n := len(tr.links.ids); n != len(distinct) {
 		t.Errorf("%d links interned, want %d (MAC pairs either way round, times VLANs)", n, len(distinct))
 	}
-	evs = tr.Flush(EndOfInput, evs)
+	evs = d.Flush(EndOfInput, evs)
 	got := 0
 	for _, e := range evs {
-		if e.Kind != FlowEnded {
+		r, ok := e.(*FlowRecord)
+		if !ok {
 			continue
 		}
-		r := e.Flow
 		// The client address's last byte is i+1.
 		client := r.Orig.Addr
 		if client[13] == 1 { // 10.1.0.1, the server

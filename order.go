@@ -1,28 +1,28 @@
 package flowscope
 
-// MaxHeld is how many bytes one connection's Orderer may hold while
-// chunks wait for the other side; beyond it, the oldest waits are given up
-// and chunks go out in capture order.
-const MaxHeld = 1 << 20
+// maxHeld is how many bytes one connection's orderer may hold while
+// chunks wait for the other side; beyond it, the oldest waits are given
+// up and chunks go out in capture order.
+const maxHeld = 1 << 20
 
-// Orderer puts the chunks of one TCP connection in causal order: a chunk
+// orderer puts the chunks of one TCP connection in causal order: a chunk
 // of one side comes after every chunk of the other side that it
-// acknowledges (Chunk.Ack), even when the capture shows them the other way
-// round; chunks that need not wait keep capture order. It passes them on
-// to a handler, and is itself a StreamHandler: give it the reassembler's
-// chunks. Package conversation builds on it. The zero Orderer is not
-// usable; see NewOrderer. An Orderer is not safe for concurrent use.
-type Orderer struct {
-	h       StreamHandler
+// acknowledges (chunk.Ack), even when the capture shows them the other
+// way round (a response captured before the last segment of its request);
+// chunks that need not wait keep capture order. It passes them on to a
+// handler, and is itself a streamHandler: the Driver gives it a
+// connection's chunks, and its parsers get them from it. A chunk that
+// must wait is copied and held, at most maxHeld bytes a connection.
+type orderer struct {
+	h       streamHandler
 	dn      Doner      // h, if it can say it is done
-	waiting [2][]Chunk // copied chunks per side, in stream order
+	waiting [2][]chunk // copied chunks per side, in stream order
 	held    int
 	emitted [2]uint64 // stream offset up to which each side has been passed on
 }
 
-// NewOrderer returns an Orderer that passes chunks to h in causal order.
-func NewOrderer(h StreamHandler) *Orderer {
-	o := &Orderer{h: h}
+func newOrderer(h streamHandler) *orderer {
+	o := &orderer{h: h}
 	o.dn, _ = h.(Doner)
 	return o
 }
@@ -30,7 +30,7 @@ func NewOrderer(h StreamHandler) *Orderer {
 // Chunk takes the next chunk of one side. It passes it on at once when
 // nothing of its side is waiting and the other side has been passed on as
 // far as the chunk acknowledges; otherwise it keeps a copy.
-func (o *Orderer) Chunk(c *Chunk) {
+func (o *orderer) Chunk(c *chunk) {
 	s := c.Side
 	if len(o.waiting[s]) == 0 && o.ready(c) {
 		o.pass(c)
@@ -47,7 +47,7 @@ func (o *Orderer) Chunk(c *Chunk) {
 
 // End passes on every chunk still waiting, in capture order where the
 // other side never caught up, then ends the handler.
-func (o *Orderer) End(rec *FlowRecord) {
+func (o *orderer) End(rec *FlowRecord) {
 	o.release(true)
 	o.h.End(rec)
 }
@@ -55,11 +55,11 @@ func (o *Orderer) End(rec *FlowRecord) {
 // ready reports whether c may be passed on: gaps never wait, and bytes
 // wait until the other side has been passed on up to what they
 // acknowledge.
-func (o *Orderer) ready(c *Chunk) bool {
+func (o *orderer) ready(c *chunk) bool {
 	return c.Gap > 0 || c.Ack <= o.emitted[c.Side.Other()]
 }
 
-func (o *Orderer) pass(c *Chunk) {
+func (o *orderer) pass(c *chunk) {
 	o.emitted[c.Side] = c.Offset + uint64(len(c.Bytes)) + c.Gap
 	o.h.Chunk(c)
 }
@@ -67,7 +67,7 @@ func (o *Orderer) pass(c *Chunk) {
 // release passes on waiting chunks while some are ready: of two ready
 // heads, the earlier captured goes first. With force (at the end), or
 // when too much is held, the earliest head goes even if not ready.
-func (o *Orderer) release(force bool) {
+func (o *orderer) release(force bool) {
 	for {
 		var pick = -1
 		for s := range o.waiting {
@@ -78,7 +78,7 @@ func (o *Orderer) release(force bool) {
 				pick = s
 			}
 		}
-		if pick < 0 && (force || o.held > MaxHeld) {
+		if pick < 0 && (force || o.held > maxHeld) {
 			for s := range o.waiting {
 				if len(o.waiting[s]) > 0 && (pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time) {
 					pick = s
@@ -89,7 +89,7 @@ func (o *Orderer) release(force bool) {
 			return
 		}
 		c := o.waiting[pick][0]
-		o.waiting[pick][0] = Chunk{} // its bytes are not the array's to keep
+		o.waiting[pick][0] = chunk{} // its bytes are not the array's to keep
 		o.waiting[pick] = o.waiting[pick][1:]
 		if len(o.waiting[pick]) == 0 {
 			o.waiting[pick] = nil
@@ -101,27 +101,15 @@ func (o *Orderer) release(force bool) {
 
 // Done reports whether the handler is done (see Doner). Chunks still
 // waiting are of no use to it then, and are dropped.
-func (o *Orderer) Done() bool {
+func (o *orderer) Done() bool {
 	if o.dn == nil || !o.dn.Done() {
 		return false
 	}
-	o.waiting, o.held = [2][]Chunk{}, 0
+	o.waiting, o.held = [2][]chunk{}, 0
 	return true
 }
 
 var (
-	_ StreamHandler = (*Orderer)(nil)
-	_ Doner         = (*Orderer)(nil)
+	_ streamHandler = (*orderer)(nil)
+	_ Doner         = (*orderer)(nil)
 )
-
-// Ordered wraps a stream handler factory so that each handler it makes
-// receives its connection's chunks in causal order.
-func Ordered(newStream NewStreamFunc) NewStreamFunc {
-	return func(rec *FlowRecord) StreamHandler {
-		h := newStream(rec)
-		if h == nil {
-			return nil
-		}
-		return NewOrderer(h)
-	}
-}

@@ -1,25 +1,30 @@
 package flowscope
 
 // SessionParser parses the two byte streams of one TCP connection into
-// messages of type M. The tracker (or any driver) feeds it each side's
-// bytes in stream order, tells it about gaps, and ends it once. Every
-// method appends the messages it completed to out and returns it, so
-// feeding allocates nothing when nothing is completed.
+// messages of type M. A Driver feeds it each side's bytes in stream
+// order, both sides in causal order (bytes that answer others come after
+// them, even when the capture shows them first), tells it about gaps,
+// and ends it once. Every method appends the messages it completed to
+// out and returns it, so feeding allocates nothing when nothing is
+// completed.
 //
 // Bytes passed to Data are borrowed: valid only during the call; a parser
-// copies what it keeps. A SessionParser is used by one goroutine.
+// copies what it keeps. A SessionParser is used by one goroutine. A
+// parser that can tell it wants no more of a connection (it is not its
+// protocol, or it has read all it reads) implements Doner.
 type SessionParser[M any] interface {
 	// Data feeds the next bytes of side s, captured at ts (Unix ns).
 	Data(s Side, b []byte, ts int64, out []M) []M
 	// Gap reports that n bytes of side s are missing at this point.
 	Gap(s Side, n uint64, ts int64, out []M) []M
-	// End reports that the connection is over (rec says how) and flushes
-	// messages still in progress.
+	// End reports that the connection is over (rec is its final record)
+	// and flushes messages still in progress.
 	End(rec *FlowRecord, out []M) []M
 }
 
 // DatagramParser parses the datagrams of one UDP flow into messages of
-// type M. The payload is borrowed: valid only during the call.
+// type M, in capture order. The payload is borrowed: valid only during
+// the call. A parser that gives up on a flow implements Doner.
 type DatagramParser[M any] interface {
 	Datagram(s Side, payload []byte, ts int64, out []M) []M
 	// End reports that the flow is over and flushes what is pending
@@ -28,136 +33,208 @@ type DatagramParser[M any] interface {
 }
 
 // SessionFactory makes a SessionParser for each new TCP connection, or
-// nil to leave it alone. A parser's zero-config value is usually its own
-// factory: http1.Parser{} makes HTTP/1.x session parsers.
+// nil to leave it alone. c identifies the connection (the parser puts it
+// in its records) and says how it began. A parser's zero-config value is
+// usually its own factory: http1.Parser{} makes HTTP/1.x session parsers.
 type SessionFactory[M any] interface {
-	NewSession(rec *FlowRecord) SessionParser[M]
+	NewSession(c *Conn) SessionParser[M]
 }
 
 // SessionFactoryFunc adapts a function to SessionFactory.
-type SessionFactoryFunc[M any] func(rec *FlowRecord) SessionParser[M]
+type SessionFactoryFunc[M any] func(c *Conn) SessionParser[M]
 
 // NewSession calls f.
-func (f SessionFactoryFunc[M]) NewSession(rec *FlowRecord) SessionParser[M] { return f(rec) }
+func (f SessionFactoryFunc[M]) NewSession(c *Conn) SessionParser[M] { return f(c) }
 
 // DatagramFactory makes a DatagramParser for each new UDP flow, or nil.
 type DatagramFactory[M any] interface {
-	NewDatagram(rec *FlowRecord) DatagramParser[M]
+	NewDatagram(c *Conn) DatagramParser[M]
 }
 
 // DatagramFactoryFunc adapts a function to DatagramFactory.
-type DatagramFactoryFunc[M any] func(rec *FlowRecord) DatagramParser[M]
+type DatagramFactoryFunc[M any] func(c *Conn) DatagramParser[M]
 
 // NewDatagram calls f.
-func (f DatagramFactoryFunc[M]) NewDatagram(rec *FlowRecord) DatagramParser[M] { return f(rec) }
+func (f DatagramFactoryFunc[M]) NewDatagram(c *Conn) DatagramParser[M] { return f(c) }
 
-// Poisoner is implemented by parsers that can give up on a flow (it is
-// not their protocol, or it broke beyond repair). Once Poisoned reports
-// true, feeding the parser costs nothing and drivers may stop.
-type Poisoner interface {
-	Poisoned() (reason string, poisoned bool)
-}
-
-// Doner is implemented by stream handlers, and session parsers, that can
-// tell when they want no more of a connection's bytes: a parser that has
-// read all it reads (a TLS handshake, both sides now encrypted) or given
-// up on the connection. Once Done reports true it stays true; the tracker
-// then passes the handler no more chunks (reassembly goes on, so the
-// connection's statistics stay exact) and still calls End. SessionHandler's
-// handlers are done when their parser is poisoned or done; TeeStreams'
-// when all of theirs are; an Orderer's when its handler is.
+// Doner is implemented by parsers that can tell when they want no more
+// of a flow: the flow is not their protocol, it broke beyond repair, or
+// they have read all they read (a TLS handshake, both sides now
+// encrypted). Once Done reports true it stays true; the Driver then
+// feeds the parser nothing more (reassembly goes on, so the connection's
+// statistics stay exact) and still calls End.
 type Doner interface {
 	Done() bool
 }
 
-// SessionHandler returns a StreamHandler that feeds one connection's
-// chunks to p and passes each message completed to emit. Drivers wrap it
-// with conversation.Ordered when messages pair across sides (requests and
-// responses), so that a response is never parsed before its request.
-func SessionHandler[M any](p SessionParser[M], emit func(M)) StreamHandler {
-	h := &sessionHandler[M]{p: p, emit: emit}
-	h.po, _ = p.(Poisoner)
-	h.dn, _ = p.(Doner)
-	return h
+// Parser is a protocol parser ready for a Driver: a SessionFactory or a
+// DatagramFactory whose messages are records. Make one with Session or
+// Datagram; the zero Parser does nothing.
+type Parser struct {
+	session  func(c *Conn, out *[]Record) streamHandler
+	datagram func(c *Conn, out *[]Record) datagramHandler
 }
 
-type sessionHandler[M any] struct {
+// Session returns a Parser that runs f's session parsers on every TCP
+// connection; their messages are records of the Driver's output.
+func Session[M Record](f SessionFactory[M]) Parser {
+	return Parser{session: func(c *Conn, out *[]Record) streamHandler {
+		p := f.NewSession(c)
+		if p == nil {
+			return nil
+		}
+		h := &sessionRun[M]{p: p, out: out}
+		h.dn, _ = p.(Doner)
+		return h
+	}}
+}
+
+// Datagram returns a Parser that runs f's datagram parsers on every UDP
+// flow; their messages are records of the Driver's output.
+func Datagram[M Record](f DatagramFactory[M]) Parser {
+	return Parser{datagram: func(c *Conn, out *[]Record) datagramHandler {
+		p := f.NewDatagram(c)
+		if p == nil {
+			return nil
+		}
+		h := &datagramRun[M]{p: p, out: out}
+		h.dn, _ = p.(Doner)
+		return h
+	}}
+}
+
+// sessionRun feeds one connection's chunks to a session parser and
+// appends the messages it completes to the Driver's output.
+type sessionRun[M Record] struct {
 	p    SessionParser[M]
-	po   Poisoner // p, if it can give up
-	dn   Doner    // p, if it can say it is done
-	emit func(M)
-	out  []M
-	done bool // the parser poisoned itself or is done
+	dn   Doner // p, if it can say it is done
+	out  *[]Record
+	msgs []M
+	done bool
 }
 
-func (h *sessionHandler[M]) Chunk(c *Chunk) {
+func (h *sessionRun[M]) Chunk(c *chunk) {
 	if h.done {
 		return
 	}
 	if c.Gap > 0 {
-		h.out = h.p.Gap(c.Side, c.Gap, c.Time, h.out[:0])
+		h.msgs = h.p.Gap(c.Side, c.Gap, c.Time, h.msgs[:0])
 	} else {
-		h.out = h.p.Data(c.Side, c.Bytes, c.Time, h.out[:0])
+		h.msgs = h.p.Data(c.Side, c.Bytes, c.Time, h.msgs[:0])
 	}
-	h.flush()
-	if h.po != nil {
-		if _, poisoned := h.po.Poisoned(); poisoned {
-			h.done = true
-		}
-	}
-	if h.dn != nil && h.dn.Done() {
-		h.done = true
-	}
+	h.emit()
+	h.done = h.dn != nil && h.dn.Done()
 }
 
-// Done reports whether the parser is poisoned or done.
-func (h *sessionHandler[M]) Done() bool { return h.done }
+// Done reports whether the parser is done.
+func (h *sessionRun[M]) Done() bool { return h.done }
 
-func (h *sessionHandler[M]) End(rec *FlowRecord) {
-	h.out = h.p.End(rec, h.out[:0])
-	h.flush()
+func (h *sessionRun[M]) End(rec *FlowRecord) {
+	h.msgs = h.p.End(rec, h.msgs[:0])
+	h.emit()
 }
 
-func (h *sessionHandler[M]) flush() {
-	for _, m := range h.out {
-		h.emit(m)
+func (h *sessionRun[M]) emit() {
+	for _, m := range h.msgs {
+		*h.out = append(*h.out, m)
 	}
-	clear(h.out)
+	clear(h.msgs)
 }
 
-// DatagramHandlerFor returns a DatagramHandler that feeds one UDP flow's
-// payloads to p and passes each message completed to emit.
-func DatagramHandlerFor[M any](p DatagramParser[M], emit func(M)) DatagramHandler {
-	return &datagramHandler[M]{p: p, emit: emit}
-}
-
-type datagramHandler[M any] struct {
+// datagramRun feeds one UDP flow's payloads to a datagram parser.
+type datagramRun[M Record] struct {
 	p    DatagramParser[M]
-	emit func(M)
-	out  []M
+	dn   Doner
+	out  *[]Record
+	msgs []M
 	done bool
 }
 
-func (h *datagramHandler[M]) Datagram(s Side, payload []byte, ts int64) {
+func (h *datagramRun[M]) Datagram(s Side, payload []byte, ts int64) {
 	if h.done {
 		return
 	}
-	h.out = h.p.Datagram(s, payload, ts, h.out[:0])
-	for _, m := range h.out {
-		h.emit(m)
+	h.msgs = h.p.Datagram(s, payload, ts, h.msgs[:0])
+	h.emit()
+	h.done = h.dn != nil && h.dn.Done()
+}
+
+func (h *datagramRun[M]) End(rec *FlowRecord) {
+	h.msgs = h.p.End(rec, h.msgs[:0])
+	h.emit()
+}
+
+func (h *datagramRun[M]) emit() {
+	for _, m := range h.msgs {
+		*h.out = append(*h.out, m)
 	}
-	clear(h.out)
-	if po, ok := h.p.(Poisoner); ok {
-		if _, poisoned := po.Poisoned(); poisoned {
-			h.done = true
+	clear(h.msgs)
+}
+
+// teeStreams passes every chunk and the end to each of its handlers in
+// turn; it is done when all of them are.
+type teeStreams struct {
+	hs   []streamHandler
+	ds   []Doner // the same handlers as Doners; nil if one is not
+	hbuf [4]streamHandler
+	dbuf [4]Doner
+}
+
+// teeStreams returns a handler feeding hs, which are not nil: hs[0]
+// itself when there is one.
+func newTeeStreams(hs []streamHandler) streamHandler {
+	if len(hs) == 1 {
+		return hs[0]
+	}
+	t := &teeStreams{}
+	t.hs, t.ds = t.hbuf[:0], t.dbuf[:0]
+	if len(hs) > len(t.hbuf) {
+		t.hs, t.ds = make([]streamHandler, 0, len(hs)), make([]Doner, 0, len(hs))
+	}
+	for _, h := range hs {
+		t.hs = append(t.hs, h)
+		if d, ok := h.(Doner); ok && t.ds != nil {
+			t.ds = append(t.ds, d)
+		} else {
+			t.ds = nil // one that cannot say keeps the tee going
 		}
+	}
+	return t
+}
+
+func (t *teeStreams) Chunk(c *chunk) {
+	for _, h := range t.hs {
+		h.Chunk(c)
 	}
 }
 
-func (h *datagramHandler[M]) End(rec *FlowRecord) {
-	h.out = h.p.End(rec, h.out[:0])
-	for _, m := range h.out {
-		h.emit(m)
+// Done reports whether every handler is done.
+func (t *teeStreams) Done() bool {
+	for _, d := range t.ds {
+		if !d.Done() {
+			return false
+		}
 	}
-	clear(h.out)
+	return t.ds != nil
+}
+
+func (t *teeStreams) End(rec *FlowRecord) {
+	for _, h := range t.hs {
+		h.End(rec)
+	}
+}
+
+// teeDatagrams passes every datagram and the end to each of its handlers.
+type teeDatagrams []datagramHandler
+
+func (t teeDatagrams) Datagram(s Side, payload []byte, ts int64) {
+	for _, h := range t {
+		h.Datagram(s, payload, ts)
+	}
+}
+
+func (t teeDatagrams) End(rec *FlowRecord) {
+	for _, h := range t {
+		h.End(rec)
+	}
 }

@@ -2,16 +2,16 @@ package flowscope
 
 import "bytes"
 
-// Chunk is a piece of one side of a TCP byte stream, delivered in stream
+// chunk is a piece of one side of a TCP byte stream, delivered in stream
 // order: either bytes, or a gap of bytes that will never be delivered.
-type Chunk struct {
+type chunk struct {
 	Side Side
 	// Offset is the stream offset of the first byte (or of the gap):
 	// bytes since the start of that side's stream. For a connection picked
 	// up without its handshake, offset 0 is the first byte seen.
 	Offset uint64
-	// Bytes is the data. It is borrowed: valid only until the handler
-	// returns; copy what you keep. Nil for a gap.
+	// Bytes is the data, borrowed: valid only until the handler returns.
+	// Nil for a gap.
 	Bytes []byte
 	// Gap is the number of missing bytes; 0 for data.
 	Gap uint64
@@ -21,165 +21,49 @@ type Chunk struct {
 	// Ack is how far the packet that carried these bytes acknowledged the
 	// other side's stream (a stream offset of the other side): its sender
 	// had received the other side's bytes before Ack. 0 when unknown, and
-	// for gaps. Conversations use it to put the two sides in causal order.
+	// for gaps. The orderer puts the two sides in causal order with it.
 	Ack uint64
 }
 
-// StreamHandler receives the reassembled streams of one TCP connection.
-// The tracker calls it from the goroutine that calls Track, Advance or
-// Flush, in stream order per side: Chunk for each piece, then End once.
-type StreamHandler interface {
-	// Chunk delivers the next piece of one side's stream. c and its bytes
+// streamHandler receives the reassembled streams of one TCP connection,
+// in stream order per side: Chunk for each piece, then End once. It is
+// called from the goroutine that drives the tracker. A handler that is
+// also a Doner gets no more chunks once it is done (End still comes).
+type streamHandler interface {
+	// Chunk delivers the next piece of one side's stream; c and its bytes
 	// are valid only until Chunk returns.
-	Chunk(c *Chunk)
+	Chunk(c *chunk)
 	// End reports that the connection is over; rec is its final record.
-	// No more chunks follow.
 	End(rec *FlowRecord)
 }
 
-// Discard is a StreamHandler that reads nothing. A connection given it is
+// datagramHandler receives the datagrams of one UDP flow, in capture
+// order: Datagram for each one with payload, then End once.
+type datagramHandler interface {
+	// Datagram delivers one payload of side s, borrowed: valid only until
+	// Datagram returns.
+	Datagram(s Side, payload []byte, ts int64)
+	End(rec *FlowRecord)
+}
+
+// discard is a streamHandler that reads nothing. A connection given it is
 // reassembled for its statistics alone (gaps, missed bytes, duplicates and
 // overlaps; Inconsistent stays 0): out-of-order bytes are not kept, only
 // where they lie, and its chunks carry zeros.
-var Discard StreamHandler = discard{}
-
 type discard struct{}
 
-func (discard) Chunk(*Chunk)    {}
+func (discard) Chunk(*chunk)    {}
 func (discard) End(*FlowRecord) {}
 
-// zeros stands in for the out-of-order bytes of a Discard connection.
+// zeros stands in for the out-of-order bytes of a discard connection.
 var zeros [segmentBufSize]byte
-
-// StreamFuncs adapts two functions to StreamHandler; either may be nil.
-type StreamFuncs struct {
-	OnChunk func(c *Chunk)
-	OnEnd   func(rec *FlowRecord)
-}
-
-// Chunk calls OnChunk.
-func (f StreamFuncs) Chunk(c *Chunk) {
-	if f.OnChunk != nil {
-		f.OnChunk(c)
-	}
-}
-
-// End calls OnEnd.
-func (f StreamFuncs) End(rec *FlowRecord) {
-	if f.OnEnd != nil {
-		f.OnEnd(rec)
-	}
-}
-
-// TeeStreams returns a handler that passes every chunk and the end to each
-// of hs in turn; nil handlers are left out.
-func TeeStreams(hs ...StreamHandler) StreamHandler {
-	n := 0
-	for _, h := range hs {
-		if h != nil {
-			n++
-		}
-	}
-	if n < 2 {
-		for _, h := range hs {
-			if h != nil {
-				return h
-			}
-		}
-		return nil
-	}
-	t := &teeStreams{}
-	t.hs, t.ds = t.hbuf[:0], t.dbuf[:0]
-	if n > len(t.hbuf) {
-		t.hs, t.ds = make([]StreamHandler, 0, n), make([]Doner, 0, n)
-	}
-	for _, h := range hs {
-		if h == nil {
-			continue
-		}
-		t.hs = append(t.hs, h)
-		if d, ok := h.(Doner); ok && t.ds != nil {
-			t.ds = append(t.ds, d)
-		} else {
-			t.ds = nil // one that cannot say keeps the tee going
-		}
-	}
-	return t
-}
-
-type teeStreams struct {
-	hs   []StreamHandler
-	ds   []Doner // the same handlers as Doners; nil if one is not
-	hbuf [4]StreamHandler
-	dbuf [4]Doner
-}
-
-func (t *teeStreams) Chunk(c *Chunk) {
-	for _, h := range t.hs {
-		h.Chunk(c)
-	}
-}
-
-// Done reports whether every handler is done.
-func (t *teeStreams) Done() bool {
-	for _, d := range t.ds {
-		if !d.Done() {
-			return false
-		}
-	}
-	return t.ds != nil
-}
-
-func (t *teeStreams) End(rec *FlowRecord) {
-	for _, h := range t.hs {
-		h.End(rec)
-	}
-}
-
-// DatagramHandler receives the datagrams of one UDP flow, in capture
-// order, from the goroutine that drives the tracker: Datagram for each
-// one with payload, then End once.
-type DatagramHandler interface {
-	// Datagram delivers one payload of side s. It is borrowed: valid only
-	// until Datagram returns.
-	Datagram(s Side, payload []byte, ts int64)
-	// End reports that the flow is over; rec is its final record.
-	End(rec *FlowRecord)
-}
-
-// NewDatagramFunc returns the handler for a new UDP flow, or nil to leave
-// its datagrams alone.
-type NewDatagramFunc func(rec *FlowRecord) DatagramHandler
-
-// NewStreamFunc returns the handler for a new TCP connection, given its
-// record as of its first packet, or nil to leave the connection's bytes
-// alone. The record is the caller's only during the call.
-type NewStreamFunc func(rec *FlowRecord) StreamHandler
-
-// OverlapPolicy decides which bytes win when buffered out-of-order
-// segments overlap.
-type OverlapPolicy uint8
-
-const (
-	// FirstWins keeps the bytes received first (the default, and what most
-	// end hosts do).
-	FirstWins OverlapPolicy = iota
-	// LastWins replaces buffered bytes with those received last.
-	LastWins
-)
-
-// Defaults of the reassembly bounds in Config.
-const (
-	DefaultMaxBufferPerSide = 1 << 20
-	DefaultReassemblyBudget = 256 << 20
-)
 
 // segment is out-of-order data waiting for the bytes before it.
 type segment struct {
 	seq  uint64 // absolute sequence number (see sideState) of data[0]
 	data []byte // owned copy
 	ts   int64
-	ack  uint64 // Chunk.Ack of the packet that brought it
+	ack  uint64 // chunk.Ack of the packet that brought it
 }
 
 // segmentCost is what a buffered segment costs beyond its bytes (its
@@ -232,50 +116,85 @@ func (st *reasm) matchesRecent(abs uint64, b []byte) bool {
 	return true
 }
 
-// streams is the reassembly state of one connection.
+// streams is the reassembly state of one connection, and where its
+// chunks go.
 type streams struct {
-	h       StreamHandler
+	h       streamHandler
 	done    Doner // h, if it can say it wants no more chunks
 	side    [2]reasm
 	stats   [2]StreamStats // FlowRecord.Streams
-	discard bool           // h is Discard: no bytes are kept
+	discard bool           // h is discard: no bytes are kept
 	quiet   bool           // h is done: chunks go no further
 }
 
+func newStreams(h streamHandler) *streams {
+	st := &streams{h: h}
+	_, st.discard = h.(discard)
+	st.done, _ = h.(Doner)
+	return st
+}
+
 // pass gives c to the handler unless it is done, and notes when it is.
-func (st *streams) pass(c *Chunk) {
+func (st *streams) pass(c *chunk) {
 	if !st.quiet {
 		st.h.Chunk(c)
 		st.quiet = st.done != nil && st.done.Done()
 	}
 }
 
-// reassemble feeds one TCP segment of side s, starting at absolute
-// sequence number abs, to the connection's streams.
-func (t *Tracker[K]) reassemble(e *entry[K], s Side, abs uint64, payload []byte, wire int, ts int64) {
-	st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
+// reassembler rebuilds the byte streams of a tracker's TCP connections:
+// told of each segment and acknowledgement, it hands each connection's
+// handler its chunks in stream order and declares the gaps, within its
+// bounds. It holds what the connections share: the budget, the overlap
+// policy, the free list of segment buffers and the chunk it hands out.
+// Each connection's own state is a streams value. The zero reassembler
+// is not usable; the tracker sets it up.
+type reassembler struct {
+	maxBuffer, budget int
+	used              int // out-of-order bytes held across all connections
+	overlap           OverlapPolicy
+	compare           int
+	chunk             chunk // handed to stream handlers, reused
+	segFree           [][]byte
+	boundGaps         uint64 // Stats.BoundGaps
+}
+
+// reasmConn is what one call of the reassembler is about: a connection's
+// streams, its record (for history letters) and its TCP state.
+type reasmConn struct {
+	st  *streams
+	rec *flowCore
+	tcp *tcpState
+}
+
+// segment feeds one TCP segment of side s, starting at absolute sequence
+// number abs, of which payload is what was captured and wire what was
+// sent; ack is the segment's acknowledgement as a stream offset of the
+// other side (chunk.Ack).
+func (r *reassembler) segment(c reasmConn, s Side, abs uint64, payload []byte, wire int, ts int64, ack uint64) {
+	st, me := &c.st.side[s], &c.tcp[s]
 	if !st.started {
 		st.started = true
 		st.base = me.start() + 1
 		st.next = st.base
 		st.recentFrom = st.base
-		if t.compare > 0 {
-			st.recent = make([]byte, t.compare)
+		if r.compare > 0 {
+			st.recent = make([]byte, r.compare)
 		}
 	}
 	if len(payload) > 0 {
-		t.reassembleData(e, s, abs, payload, ts)
+		r.data(c, s, abs, payload, ts, ack)
 	}
 	if len(payload) < wire {
 		// Cut by the snap length: the rest of this segment never arrives.
-		t.gapAt(e, s, abs+uint64(len(payload)), uint64(wire-len(payload)), ts)
+		r.gapAt(c, s, abs+uint64(len(payload)), uint64(wire-len(payload)), ts)
 	}
 }
 
-func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
-	st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
+func (r *reassembler) data(c reasmConn, s Side, abs uint64, payload []byte, ts int64, ack uint64) {
+	st, me := &c.st.side[s], &c.tcp[s]
 	end := abs + uint64(len(payload))
-	stats := &t.strm[e.rec.sid-1].stats[s]
+	stats := &c.st.stats[s]
 	if abs < st.next && st.recent != nil {
 		if !st.matchesRecent(abs, payload[:min(end, st.next)-abs]) {
 			stats.Inconsistent++
@@ -297,99 +216,97 @@ func (t *Tracker[K]) reassembleData(e *entry[K], s Side, abs uint64, payload []b
 		if len(st.ooo) > 0 {
 			hole = min(hole, st.ooo[0].seq)
 		}
-		t.skipTo(e, s, min(hole, me.acked()), ts)
+		r.skipTo(c, s, min(hole, me.acked()), ts)
 	}
 	if abs == st.next {
-		t.deliver(e, s, payload, ts, t.ack)
-		t.drain(e, s, ts)
+		r.deliver(c, s, payload, ts, ack)
+		r.drain(c, s, ts)
 		return
 	}
-	t.buffer(e, s, abs, payload, ts)
+	r.buffer(c, s, abs, payload, ts, ack)
 }
 
-// ackedPastHole declares the holes of side s that its peer has just
+// acked declares the holes of side s that its peer has just
 // acknowledged, when s has sent data past them (buffered behind the
 // first): the receiver has those bytes, the sender has moved on, so the
 // capture missed them and they are not coming, as when the sender's next
-// segment shows the same (reassembleData). Declared here, at the
-// acknowledgement, the bytes behind the hole go to the parsers at once
-// and their buffers are freed, instead of waiting for the sender's next
-// segment, which on a connection gone quiet comes only at its idle
-// timeout, minutes later. Zeek trims a stream to the peer's
-// acknowledgements likewise. With nothing buffered, a late copy of the
-// missing bytes (a capture reordered across directions) still fills the
-// hole.
-func (t *Tracker[K]) ackedPastHole(e *entry[K], s Side, ts int64) {
-	st := &t.strm[e.rec.sid-1].side[s]
+// segment shows the same (data). Declared here, at the acknowledgement,
+// the bytes behind the hole go to the parsers at once and their buffers
+// are freed, instead of waiting for the sender's next segment, which on
+// a connection gone quiet comes only at its idle timeout, minutes later.
+// Zeek trims a stream to the peer's acknowledgements likewise. With
+// nothing buffered, a late copy of the missing bytes (a capture reordered
+// across directions) still fills the hole.
+func (r *reassembler) acked(c reasmConn, s Side, ts int64) {
+	st := &c.st.side[s]
 	if len(st.ooo) == 0 {
 		return
 	}
-	acked := t.tcpOf(e)[s].acked()
+	acked := c.tcp[s].acked()
 	for len(st.ooo) > 0 && acked > st.next {
-		t.skipTo(e, s, min(acked, st.ooo[0].seq), ts)
-		t.drain(e, s, ts)
+		r.skipTo(c, s, min(acked, st.ooo[0].seq), ts)
+		r.drain(c, s, ts)
 	}
 }
 
 // deliver hands in-order bytes to the handler without copying them.
-func (t *Tracker[K]) deliver(e *entry[K], s Side, b []byte, ts int64, ack uint64) {
-	st := &t.strm[e.rec.sid-1].side[s]
-	// The chunk lives in the tracker: a local would move to the heap for
-	// every delivery, being passed to an interface method.
-	c := &t.chunk
-	*c = Chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts, Ack: ack}
+func (r *reassembler) deliver(c reasmConn, s Side, b []byte, ts int64, ack uint64) {
+	st := &c.st.side[s]
+	// The chunk lives in the reassembler: a local would move to the heap
+	// for every delivery, being passed to an interface method.
+	ch := &r.chunk
+	*ch = chunk{Side: s, Offset: st.next - st.base, Bytes: b, Time: ts, Ack: ack}
 	if st.recent != nil {
 		st.remember(b)
 	}
 	st.next += uint64(len(b))
-	strm := t.strm[e.rec.sid-1]
-	strm.stats[s].Bytes += uint64(len(b))
-	strm.pass(c)
-	c.Bytes = nil
+	c.st.stats[s].Bytes += uint64(len(b))
+	c.st.pass(ch)
+	ch.Bytes = nil
 }
 
 // gapAt declares n missing bytes at absolute sequence number at, if they
 // are not already delivered or declared.
-func (t *Tracker[K]) gapAt(e *entry[K], s Side, at, n uint64, ts int64) {
-	st := &t.strm[e.rec.sid-1].side[s]
+func (r *reassembler) gapAt(c reasmConn, s Side, at, n uint64, ts int64) {
+	st := &c.st.side[s]
 	if at+n <= st.next || at > st.next {
 		return // delivered already, or not yet reachable: handled later
 	}
-	t.skipTo(e, s, at+n, ts)
-	t.drain(e, s, ts)
+	r.skipTo(c, s, at+n, ts)
+	r.drain(c, s, ts)
 }
 
 // skipTo declares everything from the next byte up to absolute sequence
 // number to a gap, dropping buffered data before it.
-func (t *Tracker[K]) skipTo(e *entry[K], s Side, to uint64, ts int64) {
-	st := &t.strm[e.rec.sid-1].side[s]
+func (r *reassembler) skipTo(c reasmConn, s Side, to uint64, ts int64) {
+	st := &c.st.side[s]
 	if to <= st.next {
 		return
 	}
 	n := to - st.next
-	c := &t.chunk
-	*c = Chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
+	ch := &r.chunk
+	*ch = chunk{Side: s, Offset: st.next - st.base, Gap: n, Time: ts}
 	st.next = to
 	st.recentFrom = to // what the ring holds before the gap is stale
-	t.strm[e.rec.sid-1].stats[s].GapBytes += n
-	e.countLetter(s, histGap, &st.gaps)
-	t.strm[e.rec.sid-1].pass(c)
+	c.st.stats[s].GapBytes += n
+	c.rec.countLetter(s, histGap, &st.gaps)
+	c.st.pass(ch)
 	// Buffered segments now wholly behind next are dropped by drain.
 }
 
 // drain delivers buffered segments that the next byte has reached.
-func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
-	st := &t.strm[e.rec.sid-1].side[s]
+func (r *reassembler) drain(c reasmConn, s Side, ts int64) {
+	st := &c.st.side[s]
 	k := 0 // segments delivered, removed from the front below
 	for k < len(st.ooo) && st.ooo[k].seq <= st.next {
 		seg := st.ooo[k]
 		k++
 		st.buffered -= cap(seg.data) + segmentCost
-		t.reasmUsed -= cap(seg.data) + segmentCost
+		r.used -= cap(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
-			t.deliver(e, s, seg.data[st.next-seg.seq:], max(ts, seg.ts), seg.ack)
+			r.deliver(c, s, seg.data[st.next-seg.seq:], max(ts, seg.ts), seg.ack)
 		}
-		t.recycle(seg.data)
+		r.recycle(seg.data)
 	}
 	if k == 0 {
 		return
@@ -406,29 +323,29 @@ func (t *Tracker[K]) drain(e *entry[K], s Side, ts int64) {
 
 // buffer keeps an out-of-order segment (copied), merging it with what is
 // buffered under the overlap policy, within the memory bounds.
-func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts int64) {
-	st := &t.strm[e.rec.sid-1].side[s]
-	stats := &t.strm[e.rec.sid-1].stats[s]
-	discard := t.strm[e.rec.sid-1].discard
+func (r *reassembler) buffer(c reasmConn, s Side, abs uint64, payload []byte, ts int64, ack uint64) {
+	st := &c.st.side[s]
+	stats := &c.st.stats[s]
+	discard := c.st.discard
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
 	need := segmentBufCap(len(payload)) + segmentCost
-	for len(st.ooo) > 0 && (st.buffered+need > t.maxBuffer || t.reasmUsed+need > t.budget) {
-		t.stats.BoundGaps++
-		t.skipTo(e, s, st.ooo[0].seq, ts)
-		t.drain(e, s, ts)
+	for len(st.ooo) > 0 && (st.buffered+need > r.maxBuffer || r.used+need > r.budget) {
+		r.boundGaps++
+		r.skipTo(c, s, st.ooo[0].seq, ts)
+		r.drain(c, s, ts)
 	}
-	if st.buffered+need > t.maxBuffer || t.reasmUsed+need > t.budget || abs <= st.next {
+	if st.buffered+need > r.maxBuffer || r.used+need > r.budget || abs <= st.next {
 		// Even an empty buffer cannot hold it (or draining reached it):
 		// skip to it and deliver it now.
 		if abs > st.next {
-			t.stats.BoundGaps++
-			t.skipTo(e, s, abs, ts)
+			r.boundGaps++
+			r.skipTo(c, s, abs, ts)
 		}
 		if end := abs + uint64(len(payload)); end > st.next {
-			t.deliver(e, s, payload[st.next-abs:], ts, t.ack)
+			r.deliver(c, s, payload[st.next-abs:], ts, ack)
 		}
-		t.drain(e, s, ts)
+		r.drain(c, s, ts)
 		return
 	}
 	// Cut the new bytes against each buffered segment they overlap.
@@ -467,7 +384,7 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 			} else {
 				stats.Overlaps++
 				stats.Inconsistent++
-				if t.overlap == LastWins {
+				if r.overlap == LastWins {
 					copy(oldB, newB)
 				}
 			}
@@ -484,11 +401,11 @@ func (t *Tracker[K]) buffer(e *entry[K], s Side, abs uint64, payload []byte, ts 
 			// as a copy would be, so that gaps fall where they would.
 			data = zeros[:len(p.data):segmentBufCap(len(p.data))]
 		} else {
-			data = append(t.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
+			data = append(r.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
 		}
-		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts, ack: t.ack})
+		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts, ack: ack})
 		st.buffered += cap(data) + segmentCost
-		t.reasmUsed += cap(data) + segmentCost
+		r.used += cap(data) + segmentCost
 	}
 	if st.buffered > int(stats.PeakBuffered) {
 		stats.PeakBuffered = uint64(st.buffered)
@@ -510,13 +427,13 @@ func insertSegment(ooo []segment, s segment) []segment {
 	return ooo
 }
 
-// finishStreams delivers what is buffered, declaring the holes before it
-// and any data acknowledged or closed (FIN) but never captured. It runs
-// when the flow ends, whatever the reason, before its record is final.
-func (t *Tracker[K]) finishStreams(e *entry[K]) {
-	ts := e.rec.Last
+// finish delivers what is buffered, declaring the holes before it and
+// any data acknowledged or closed (FIN) but never captured. It runs when
+// the connection ends, whatever the reason, before its record is final;
+// ts is the time of its last packet.
+func (r *reassembler) finish(c reasmConn, ts int64) {
 	for s := Orig; s <= Resp; s++ {
-		st, me := &t.strm[e.rec.sid-1].side[s], &t.tcpOf(e)[s]
+		st, me := &c.st.side[s], &c.tcp[s]
 		if !st.started {
 			if !me.haveSeq || max(me.acked(), me.top()) <= me.start()+1 {
 				continue
@@ -525,8 +442,8 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 			st.next = st.base
 		}
 		for len(st.ooo) > 0 {
-			t.skipTo(e, s, st.ooo[0].seq, ts)
-			t.drain(e, s, ts)
+			r.skipTo(c, s, st.ooo[0].seq, ts)
+			r.drain(c, s, ts)
 		}
 		// Bytes before a FIN, or acknowledged by the peer, beyond what was
 		// delivered were sent but not captured.
@@ -534,27 +451,20 @@ func (t *Tracker[K]) finishStreams(e *entry[K]) {
 		if me.fin {
 			last = me.top() - 1 // top counts the FIN's own octet
 		}
-		t.skipTo(e, s, last, ts)
+		r.skipTo(c, s, last, ts)
 	}
 }
 
-// releaseStreams returns a connection's buffered bytes to the budget and
-// frees its slot (a UDP flow's too).
-func (t *Tracker[K]) releaseStreams(e *entry[K]) {
-	if strm := t.strm[e.rec.sid-1]; strm != nil {
-		for s := range strm.side {
-			st := &strm.side[s]
-			t.reasmUsed -= st.buffered
-			for _, seg := range st.ooo {
-				t.recycle(seg.data)
-			}
+// release returns a connection's buffered bytes to the budget.
+func (r *reassembler) release(st *streams) {
+	for s := range st.side {
+		side := &st.side[s]
+		r.used -= side.buffered
+		for _, seg := range side.ooo {
+			r.recycle(seg.data)
 		}
-	} else {
-		t.dgram[e.rec.sid-1] = nil
+		side.ooo, side.buffered = nil, 0
 	}
-	t.strm[e.rec.sid-1] = nil
-	t.strmFree = append(t.strmFree, e.rec.sid)
-	e.rec.sid = 0
 }
 
 // Out-of-order segments of more than half and at most segmentBufSize
@@ -575,20 +485,20 @@ func segmentBufCap(n int) int {
 	return n
 }
 
-func (t *Tracker[K]) segmentBuf(n int) []byte {
+func (r *reassembler) segmentBuf(n int) []byte {
 	if segmentBufCap(n) != segmentBufSize {
 		return make([]byte, 0, n)
 	}
-	if k := len(t.segFree); k > 0 {
-		b := t.segFree[k-1]
-		t.segFree = t.segFree[:k-1]
+	if k := len(r.segFree); k > 0 {
+		b := r.segFree[k-1]
+		r.segFree = r.segFree[:k-1]
 		return b
 	}
 	return make([]byte, 0, segmentBufSize)
 }
 
-func (t *Tracker[K]) recycle(b []byte) {
-	if cap(b) == segmentBufSize && len(t.segFree) < maxFreeSegments && &b[:1][0] != &zeros[0] {
-		t.segFree = append(t.segFree, b[:0])
+func (r *reassembler) recycle(b []byte) {
+	if cap(b) == segmentBufSize && len(r.segFree) < maxFreeSegments && &b[:1][0] != &zeros[0] {
+		r.segFree = append(r.segFree, b[:0])
 	}
 }

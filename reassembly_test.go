@@ -1,4 +1,4 @@
-package flowscope_test
+package flowscope
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 )
@@ -23,10 +22,10 @@ type collector struct {
 	gaps   [2][][2]uint64 // offset, size
 	next   [2]uint64
 	ended  int
-	record flowscope.FlowRecord
+	record FlowRecord
 }
 
-func (c *collector) Chunk(ch *flowscope.Chunk) {
+func (c *collector) Chunk(ch *chunk) {
 	if ch.Offset != c.next[ch.Side] {
 		c.t.Errorf("%v chunk at offset %d, want %d", ch.Side, ch.Offset, c.next[ch.Side])
 	}
@@ -39,7 +38,7 @@ func (c *collector) Chunk(ch *flowscope.Chunk) {
 	c.next[ch.Side] += uint64(len(ch.Bytes))
 }
 
-func (c *collector) End(rec *flowscope.FlowRecord) {
+func (c *collector) End(rec *FlowRecord) {
 	c.ended++
 	c.record = *rec
 }
@@ -82,16 +81,16 @@ func conversation(data []byte, segs []span, isn uint32) []pcapgen.Packet {
 	return out
 }
 
-func reassembleAll(t testing.TB, pkts []pcapgen.Packet, cfg flowscope.Config) *collector {
+func reassembleAll(t testing.TB, pkts []pcapgen.Packet, cfg testConfig) *collector {
 	col := &collector{t: t}
-	cfg.NewStream = func(*flowscope.FlowRecord) flowscope.StreamHandler { return col }
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-	var evs []flowscope.FlowEvent
+	cfg.NewStream = func(*FlowRecord) streamHandler { return col }
+	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &cfg)
+	var evs []FlowRecord
 	for _, p := range pkts {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pk := Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pk, evs[:0])
 	}
-	tr.Flush(flowscope.EndOfInput, evs[:0])
+	tr.Flush(EndOfInput, evs[:0])
 	if col.ended != 1 {
 		t.Fatalf("End called %d times, want once", col.ended)
 	}
@@ -124,10 +123,10 @@ func TestReassemblyProperty(t *testing.T) {
 		if seed%4 == 0 {
 			isn = ^uint32(0) - uint32(rng.IntN(3000)) // wraps inside the stream
 		}
-		col := reassembleAll(t, conversation(data, segs, isn), flowscope.Config{})
-		if !bytes.Equal(col.data[flowscope.Orig], data) {
+		col := reassembleAll(t, conversation(data, segs, isn), testConfig{})
+		if !bytes.Equal(col.data[Orig], data) {
 			t.Fatalf("seed %d: reassembled %d bytes differ from the %d sent (isn %d, %d segments)",
-				seed, len(col.data[flowscope.Orig]), len(data), isn, len(segs))
+				seed, len(col.data[Orig]), len(data), isn, len(segs))
 		}
 		if len(col.gaps[0])+len(col.gaps[1]) != 0 || col.record.MissedBytes != 0 {
 			t.Fatalf("seed %d: gaps %v, missed %d; want none", seed, col.gaps, col.record.MissedBytes)
@@ -154,16 +153,16 @@ func TestReassemblyDroppedSegment(t *testing.T) {
 		k := 1 + rng.IntN(len(segs)-2) // neither the first nor the last
 		lost := segs[k]
 		segs = append(segs[:k:k], segs[k+1:]...)
-		col := reassembleAll(t, conversation(data, segs, rng.Uint32()), flowscope.Config{})
+		col := reassembleAll(t, conversation(data, segs, rng.Uint32()), testConfig{})
 		want := append(append([]byte(nil), data[:lost.off]...), data[lost.off+lost.n:]...)
-		if !bytes.Equal(col.data[flowscope.Orig], want) {
+		if !bytes.Equal(col.data[Orig], want) {
 			t.Fatalf("seed %d: bytes around the gap differ", seed)
 		}
-		if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0] != [2]uint64{uint64(lost.off), uint64(lost.n)} {
+		if g := col.gaps[Orig]; len(g) != 1 || g[0] != [2]uint64{uint64(lost.off), uint64(lost.n)} {
 			t.Fatalf("seed %d: gaps %v, want one at %d of %d bytes", seed, g, lost.off, lost.n)
 		}
 		r := col.record
-		if r.MissedBytes != uint64(lost.n) || r.Streams[flowscope.Orig].GapBytes != uint64(lost.n) {
+		if r.MissedBytes != uint64(lost.n) || r.Streams[Orig].GapBytes != uint64(lost.n) {
 			t.Fatalf("seed %d: missed_bytes %d, want %d", seed, r.MissedBytes, lost.n)
 		}
 		if h := r.History.String(); !bytes.ContainsRune([]byte(h), 'G') {
@@ -194,9 +193,9 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 	col := &collector{t: t}
 	var gapAt int
 	count := 0
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
-			return flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
+	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
+		NewStream: func(*FlowRecord) streamHandler {
+			return streamFuncs{OnChunk: func(c *chunk) {
 				col.Chunk(c)
 				if c.Gap > 0 {
 					gapAt = count
@@ -206,17 +205,17 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 	})
 	for _, p := range pkts {
 		count++
-		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pkt := Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
 		tr.Track(&pkt, nil)
 	}
 	if gapAt != len(pkts) {
 		t.Errorf("gap declared at packet %d, want %d (the sender's next segment)", gapAt, len(pkts))
 	}
-	if got := string(col.data[flowscope.Orig]); got != string(data[:1000])+string(data[2000:]) {
+	if got := string(col.data[Orig]); got != string(data[:1000])+string(data[2000:]) {
 		t.Errorf("delivered %d bytes before the end of the connection, want %d", len(got), len(data)-1000)
 	}
-	tr.Flush(flowscope.EndOfInput, nil)
-	if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0] != [2]uint64{1000, 1000} {
+	tr.Flush(EndOfInput, nil)
+	if g := col.gaps[Orig]; len(g) != 1 || g[0] != [2]uint64{1000, 1000} {
 		t.Errorf("gaps %v, want one of 1000 bytes at 1000", g)
 	}
 }
@@ -259,26 +258,26 @@ func TestReassemblyAckPastHoleDeclaresIt(t *testing.T) {
 				pkts = append(pkts, pk(time.Duration(6+i)*ms, srv, cli, sisn+1, isn+1+a, pcapgen.ACK, nil))
 			}
 			col := &collector{t: t}
-			tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-				NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return col },
+			tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
+				NewStream: func(*FlowRecord) streamHandler { return col },
 			})
 			for _, p := range pkts {
-				pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+				pkt := Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
 				tr.Track(&pkt, nil)
 			}
 			// Nothing more comes: what is delivered now is what the
 			// acknowledgements released.
-			if got := string(col.data[flowscope.Orig]); got != tc.wantData {
+			if got := string(col.data[Orig]); got != tc.wantData {
 				t.Errorf("delivered %d bytes before the connection ended, want %d", len(got), len(tc.wantData))
 			}
-			if fmt.Sprint(col.gaps[flowscope.Orig]) != fmt.Sprint(tc.wantGaps) {
-				t.Errorf("gaps %v, want %v", col.gaps[flowscope.Orig], tc.wantGaps)
+			if fmt.Sprint(col.gaps[Orig]) != fmt.Sprint(tc.wantGaps) {
+				t.Errorf("gaps %v, want %v", col.gaps[Orig], tc.wantGaps)
 			}
 			if buffered := tr.Buffered() > 0; buffered != tc.wantBuffer {
 				t.Errorf("tracker holds %d buffered bytes, want some: %v", tr.Buffered(), tc.wantBuffer)
 			}
-			tr.Flush(flowscope.EndOfInput, nil)
-			if got := string(col.data[flowscope.Orig]); got != string(data[:1000])+string(data[2000:]) {
+			tr.Flush(EndOfInput, nil)
+			if got := string(col.data[Orig]); got != string(data[:1000])+string(data[2000:]) {
 				t.Errorf("after the end, %d bytes delivered, want %d", len(got), len(data)-1000)
 			}
 			if col.record.MissedBytes != 1000 {
@@ -309,8 +308,8 @@ func TestReassemblyLateSegmentFillsHole(t *testing.T) {
 		pk(5*ms, srv, cli, sisn+1, isn+1+uint32(len(data)), pcapgen.PSH|pcapgen.ACK, resp),
 		pk(4*ms, cli, srv, isn+1+10, sisn+1, pcapgen.PSH|pcapgen.ACK, data[10:]),
 	}
-	col := reassembleAll(t, pkts, flowscope.Config{})
-	if string(col.data[flowscope.Orig]) != string(data) || string(col.data[flowscope.Resp]) != string(resp) {
+	col := reassembleAll(t, pkts, testConfig{})
+	if string(col.data[Orig]) != string(data) || string(col.data[Resp]) != string(resp) {
 		t.Errorf("streams %q / %q", col.data[0], col.data[1])
 	}
 	if len(col.gaps[0])+len(col.gaps[1]) != 0 {
@@ -324,11 +323,11 @@ func TestReassemblyOverlapPolicy(t *testing.T) {
 	data := []byte("aaaaaaaaaabbbbbbbbbbcccccccccc")
 	evil := []byte("XXXXX")
 	for _, c := range []struct {
-		policy flowscope.OverlapPolicy
+		policy OverlapPolicy
 		want   string
 	}{
-		{flowscope.FirstWins, string(data)},
-		{flowscope.LastWins, "aaaaaaaaaabbbbbXXXXXcccccccccc"},
+		{FirstWins, string(data)},
+		{LastWins, "aaaaaaaaaabbbbbXXXXXcccccccccc"},
 	} {
 		segs := []span{{10, 10}, {20, 10}, {0, 10}}
 		pkts := conversation(data, segs, 100)
@@ -336,11 +335,11 @@ func TestReassemblyOverlapPolicy(t *testing.T) {
 		// second half arrives, then the hole at 0 fills.
 		bad := pcapgen.Packet{TS: pkts[3].TS.Add(time.Microsecond), Data: pcapgen.TCP(cli, srv, 100+1+15, 9001, pcapgen.ACK, evil)}
 		pkts = append(pkts[:4:4], append([]pcapgen.Packet{bad}, pkts[4:]...)...)
-		col := reassembleAll(t, pkts, flowscope.Config{Overlap: c.policy})
-		if got := string(col.data[flowscope.Orig]); got != c.want {
+		col := reassembleAll(t, pkts, testConfig{Overlap: c.policy})
+		if got := string(col.data[Orig]); got != c.want {
 			t.Errorf("policy %d: stream %q, want %q", c.policy, got, c.want)
 		}
-		if st := col.record.Streams[flowscope.Orig]; st.Inconsistent != 1 || st.Overlaps != 1 {
+		if st := col.record.Streams[Orig]; st.Inconsistent != 1 || st.Overlaps != 1 {
 			t.Errorf("policy %d: inconsistent %d overlaps %d, want 1 and 1", c.policy, st.Inconsistent, st.Overlaps)
 		}
 	}
@@ -351,8 +350,8 @@ func TestReassemblyOverlapPolicy(t *testing.T) {
 func TestReassemblyMidstreamPickup(t *testing.T) {
 	data := []byte("0123456789abcdefghij")
 	pkts := conversation(data, []span{{0, 5}, {5, 5}, {10, 10}}, 500)[3:] // no handshake
-	col := reassembleAll(t, pkts, flowscope.Config{})
-	if string(col.data[flowscope.Orig]) != string(data) {
+	col := reassembleAll(t, pkts, testConfig{})
+	if string(col.data[Orig]) != string(data) {
 		t.Errorf("stream %q, want %q", col.data[0], data)
 	}
 }
@@ -366,16 +365,16 @@ func TestReassemblyBounds(t *testing.T) {
 	}
 	segs := segmentRandomly(rand.New(rand.NewPCG(1, 1)), len(data), 1000)
 	segs = segs[1:] // the first segment never arrives
-	col := reassembleAll(t, conversation(data, segs, 1), flowscope.Config{MaxBufferPerSide: 10_000})
+	col := reassembleAll(t, conversation(data, segs, 1), testConfig{MaxBufferPerSide: 10_000})
 	r := col.record
-	if r.Streams[flowscope.Orig].PeakBuffered > 10_000 {
-		t.Errorf("held %d out-of-order bytes with a bound of 10000", r.Streams[flowscope.Orig].PeakBuffered)
+	if r.Streams[Orig].PeakBuffered > 10_000 {
+		t.Errorf("held %d out-of-order bytes with a bound of 10000", r.Streams[Orig].PeakBuffered)
 	}
-	if g := col.gaps[flowscope.Orig]; len(g) != 1 || g[0][0] != 0 {
+	if g := col.gaps[Orig]; len(g) != 1 || g[0][0] != 0 {
 		t.Errorf("gaps %v, want one at offset 0", g)
 	}
-	if len(col.data[flowscope.Orig]) != len(data)-int(col.gaps[flowscope.Orig][0][1]) {
-		t.Errorf("delivered %d bytes", len(col.data[flowscope.Orig]))
+	if len(col.data[Orig]) != len(data)-int(col.gaps[Orig][0][1]) {
+		t.Errorf("delivered %d bytes", len(col.data[Orig]))
 	}
 }
 
@@ -383,16 +382,16 @@ func TestReassemblyInOrderZeroAllocs(t *testing.T) {
 	data := make([]byte, 1000*200)
 	segs := segmentRandomly(rand.New(rand.NewPCG(2, 2)), len(data), 200)
 	gen := conversation(data, segs, 1)
-	pkts := make([]flowscope.Packet, len(gen))
+	pkts := make([]Packet, len(gen))
 	for i, p := range gen {
-		pkts[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pkts[i] = Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
 	}
 	var n uint64
-	h := flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) { n += uint64(len(c.Bytes)) }}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return h },
+	h := streamFuncs{OnChunk: func(c *chunk) { n += uint64(len(c.Bytes)) }}
+	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
+		NewStream: func(*FlowRecord) streamHandler { return h },
 	})
-	evs := make([]flowscope.FlowEvent, 0, 4)
+	evs := make([]FlowRecord, 0, 4)
 	for _, p := range pkts[:10] {
 		tr.Track(&p, evs[:0])
 	}
@@ -419,17 +418,17 @@ func TestReassemblyGlobalBudget(t *testing.T) {
 		flows = 10_000
 	}
 	const budget = 8 << 20
-	run := func(hole bool) (heap uint64, gaps int, tr *flowscope.Tracker[flowkey.FiveTuple]) {
+	run := func(hole bool) (heap uint64, gaps int, tr *testTracker[flowkey.FiveTuple]) {
 		payload := make([]byte, segSize)
 		gapCount := 0
-		h := flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
+		h := streamFuncs{OnChunk: func(c *chunk) {
 			if c.Gap > 0 {
 				gapCount++
 			}
 		}}
-		tr = flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		tr = newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
 			ReassemblyBudget: budget,
-			NewStream:        func(*flowscope.FlowRecord) flowscope.StreamHandler { return h },
+			NewStream:        func(*FlowRecord) streamHandler { return h },
 		})
 		ts := t0
 		for k := range segs + 1 {
@@ -439,7 +438,7 @@ func TestReassemblyGlobalBudget(t *testing.T) {
 			for f := range flows {
 				c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(f >> 16), byte(f >> 8), byte(f)}), 5000)
 				frame := pcapgen.TCP(c, srv, uint32(1+k*segSize), 1, pcapgen.ACK, payload)
-				p := flowscope.Packet{Data: frame, Timestamp: ts, LinkType: flowkey.LinkEthernet}
+				p := Packet{Data: frame, Timestamp: ts, LinkType: flowkey.LinkEthernet}
 				tr.Track(&p, nil)
 				if tr.Buffered() > budget {
 					t.Fatalf("holding %d out-of-order bytes, budget %d", tr.Buffered(), budget)
@@ -450,7 +449,7 @@ func TestReassemblyGlobalBudget(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		tr.Flush(flowscope.EndOfInput, nil)
+		tr.Flush(EndOfInput, nil)
 		return ms.HeapAlloc, gapCount, tr
 	}
 	baseHeap, baseGaps, _ := run(false)
@@ -488,9 +487,9 @@ func TestReassemblyInconsistentRetransmission(t *testing.T) {
 			bad[7] = 'X' // offset 12, inside both the ring of 8 and of 64
 			pkts[5] = pcapgen.Packet{TS: pkts[5].TS, Data: pcapgen.TCP(cli, srv, 42+1+5, 9001, pcapgen.PSH|pcapgen.ACK, bad)}
 		}
-		col := reassembleAll(t, pkts, flowscope.Config{CompareRetransmissions: c.keep})
-		st := col.record.Streams[flowscope.Orig]
-		if st.Inconsistent != c.want || string(col.data[flowscope.Orig]) != string(data) {
+		col := reassembleAll(t, pkts, testConfig{CompareRetransmissions: c.keep})
+		st := col.record.Streams[Orig]
+		if st.Inconsistent != c.want || string(col.data[Orig]) != string(data) {
 			t.Errorf("keep %d corrupt %v: inconsistent %d (want %d), stream %q", c.keep, c.corrupt, st.Inconsistent, c.want, col.data[0])
 		}
 		if st.Duplicates != 1 {
@@ -505,8 +504,8 @@ func TestReassemblyLostSYN(t *testing.T) {
 	data := []byte("hello, world")
 	pkts := conversation(data, []span{{0, 5}, {5, 7}}, 77)
 	pkts = pkts[1:] // the SYN is lost; SYN-ACK, ACK and data remain
-	col := reassembleAll(t, pkts, flowscope.Config{})
-	if string(col.data[flowscope.Orig]) != string(data) || len(col.gaps[0]) != 0 {
+	col := reassembleAll(t, pkts, testConfig{})
+	if string(col.data[Orig]) != string(data) || len(col.gaps[0]) != 0 {
 		t.Errorf("stream %q gaps %v, want %q and none", col.data[0], col.gaps[0], data)
 	}
 }
@@ -534,10 +533,10 @@ func TestDiscardCountsAlike(t *testing.T) {
 		}
 		rng.Shuffle(len(segs), func(a, b int) { segs[a], segs[b] = segs[b], segs[a] })
 		pkts := conversation(data, segs, rng.Uint32())
-		cfg := flowscope.Config{MaxBufferPerSide: 4096 + rng.IntN(30000)}
+		cfg := testConfig{MaxBufferPerSide: 4096 + rng.IntN(30000)}
 		read := reassembleAll(t, pkts, cfg).record
-		cfg.NewStream = func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.Discard }
-		recs := run(t, &cfg, pkts)
+		cfg.NewStream = func(*FlowRecord) streamHandler { return discard{} }
+		recs := newTestTracker(flowkey.FiveTupleExtractor{}, &cfg).trackAll(pkts)
 		if len(recs) != 1 {
 			t.Fatalf("seed %d: %d records", seed, len(recs))
 		}
@@ -559,7 +558,7 @@ type doneAfter struct {
 	limit, chunks int
 }
 
-func (d *doneAfter) Chunk(ch *flowscope.Chunk) {
+func (d *doneAfter) Chunk(ch *chunk) {
 	d.chunks++
 	d.collector.Chunk(ch)
 }
@@ -584,17 +583,17 @@ func TestDoneHandlerGetsNoMoreChunks(t *testing.T) {
 	segs = append(segs, segs[15])
 	pkts := conversation(data, segs, 1000)
 
-	all := reassembleAll(t, pkts, flowscope.Config{})
+	all := reassembleAll(t, pkts, testConfig{})
 	for _, limit := range []int{1, 2, 5} {
 		d := &doneAfter{collector: collector{t: t}, limit: limit}
-		cfg := flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return d }}
-		tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-		var evs []flowscope.FlowEvent
+		cfg := testConfig{NewStream: func(*FlowRecord) streamHandler { return d }}
+		tr := newTestTracker(flowkey.FiveTupleExtractor{}, &cfg)
+		var evs []FlowRecord
 		for _, p := range pkts {
-			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+			pk := Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 			evs = tr.Track(&pk, evs)
 		}
-		tr.Flush(flowscope.EndOfInput, evs)
+		tr.Flush(EndOfInput, evs)
 		if d.chunks != limit || d.ended != 1 {
 			t.Errorf("done after %d chunks: got %d chunks and %d ends, want %d and 1", limit, d.chunks, d.ended, limit)
 		}
@@ -603,18 +602,18 @@ func TestDoneHandlerGetsNoMoreChunks(t *testing.T) {
 				limit, d.record.Streams, d.record.History, all.record.Streams, all.record.History)
 		}
 	}
-	if len(all.gaps[flowscope.Orig]) == 0 || all.record.Streams[flowscope.Orig].Duplicates == 0 {
+	if len(all.gaps[Orig]) == 0 || all.record.Streams[Orig].Duplicates == 0 {
 		t.Fatalf("the conversation has no gap or no duplicate: %+v", all.record.Streams)
 	}
 }
 
 // TestDoneThroughWrappers: a tee is done when every handler in it is, an
-// Orderer when its handler is (dropping the chunks it holds), a session
-// handler when its parser is poisoned.
+// orderer when its handler is (dropping the chunks it holds), a session
+// parser's handler when its parser is.
 func TestDoneThroughWrappers(t *testing.T) {
 	a, b := &doneAfter{collector: collector{t: t}, limit: 1}, &doneAfter{collector: collector{t: t}, limit: 2}
-	tee := flowscope.TeeStreams(a, b).(flowscope.Doner)
-	tee.(flowscope.StreamHandler).Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("x")})
+	tee := newTeeStreams([]streamHandler{a, b}).(Doner)
+	tee.(streamHandler).Chunk(&chunk{Side: Orig, Bytes: []byte("x")})
 	if tee.Done() {
 		t.Error("a tee is done while one of its handlers is not")
 	}
@@ -622,21 +621,21 @@ func TestDoneThroughWrappers(t *testing.T) {
 	if !tee.Done() {
 		t.Error("a tee is not done though all its handlers are")
 	}
-	if flowscope.TeeStreams(a, flowscope.StreamFuncs{}, b).(flowscope.Doner).Done() {
+	if newTeeStreams([]streamHandler{a, streamFuncs{}, b}).(Doner).Done() {
 		t.Error("a tee is done though one of its handlers cannot say")
 	}
-	var many []flowscope.StreamHandler
+	var many []streamHandler
 	for range 6 {
 		many = append(many, &doneAfter{collector: collector{t: t}, limit: 1})
 	}
-	big := flowscope.TeeStreams(many...)
-	big.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("x")})
+	big := newTeeStreams(many)
+	big.Chunk(&chunk{Side: Orig, Bytes: []byte("x")})
 	many[5].(*doneAfter).limit = 2
-	if big.(flowscope.Doner).Done() {
+	if big.(Doner).Done() {
 		t.Error("a tee of six is done while its last handler is not")
 	}
 	many[5].(*doneAfter).limit = 1
-	if !big.(flowscope.Doner).Done() {
+	if !big.(Doner).Done() {
 		t.Error("a tee of six is not done though all its handlers are")
 	}
 	for i, h := range many {
@@ -646,37 +645,50 @@ func TestDoneThroughWrappers(t *testing.T) {
 	}
 
 	c := &doneAfter{collector: collector{t: t}, limit: 1}
-	o := flowscope.NewOrderer(c)
+	o := newOrderer(c)
 	// A response acknowledging request bytes not yet seen waits.
-	o.Chunk(&flowscope.Chunk{Side: flowscope.Resp, Bytes: []byte("late"), Ack: 5})
+	o.Chunk(&chunk{Side: Resp, Bytes: []byte("late"), Ack: 5})
 	if o.Done() {
 		t.Error("an Orderer is done before its handler")
 	}
-	o.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("ab")})
+	o.Chunk(&chunk{Side: Orig, Bytes: []byte("ab")})
 	if !o.Done() {
 		t.Error("an Orderer is not done after its handler")
 	}
-	o.End(&flowscope.FlowRecord{})
+	o.End(&FlowRecord{})
 	if c.chunks != 1 {
 		t.Errorf("the done handler got %d chunks, want 1: the waiting one was not dropped", c.chunks)
 	}
 
-	h := flowscope.SessionHandler[int](poisonAfterFirst{new(bool)}, func(int) {})
-	if h.(flowscope.Doner).Done() {
+	var out []Record
+	h := Session(SessionFactoryFunc[*countRecord](func(*Conn) SessionParser[*countRecord] { return doneAfterFirst{new(bool)} })).session(nil, &out)
+	if h.(Doner).Done() {
 		t.Error("a session handler is done before its parser gave up")
 	}
-	h.Chunk(&flowscope.Chunk{Side: flowscope.Orig, Bytes: []byte("not mine")})
-	if !h.(flowscope.Doner).Done() {
+	h.Chunk(&chunk{Side: Orig, Bytes: []byte("not mine")})
+	if !h.(Doner).Done() {
 		t.Error("a session handler is not done after its parser gave up")
 	}
 }
 
-type poisonAfterFirst struct{ fed *bool }
+// doneAfterFirst is a session parser that gives up after its first
+// bytes.
+type doneAfterFirst struct{ fed *bool }
 
-func (p poisonAfterFirst) Data(_ flowscope.Side, _ []byte, _ int64, out []int) []int {
+func (p doneAfterFirst) Data(_ Side, _ []byte, _ int64, out []*countRecord) []*countRecord {
 	*p.fed = true
 	return out
 }
-func (p poisonAfterFirst) Gap(_ flowscope.Side, _ uint64, _ int64, out []int) []int { return out }
-func (p poisonAfterFirst) End(_ *flowscope.FlowRecord, out []int) []int             { return out }
-func (p poisonAfterFirst) Poisoned() (string, bool)                                 { return "not mine", *p.fed }
+func (p doneAfterFirst) Gap(_ Side, _ uint64, _ int64, out []*countRecord) []*countRecord {
+	return out
+}
+func (p doneAfterFirst) End(_ *FlowRecord, out []*countRecord) []*countRecord { return out }
+func (p doneAfterFirst) Done() bool                                           { return *p.fed }
+
+// countRecord is a record of one count, for tests of parsers.
+type countRecord struct{ n uint64 }
+
+var countSchema = NewSchema("count", Field{"n", TypeCount})
+
+func (r *countRecord) Schema() *Schema                 { return countSchema }
+func (r *countRecord) AppendValues(vs []Value) []Value { return append(vs, CountValue(r.n)) }

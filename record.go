@@ -282,20 +282,3 @@ func appendBase62(b []byte, v uint64, width int) []byte {
 	}
 	return append(b, d[:width]...)
 }
-
-// EventKind tells what happened to a flow.
-type EventKind uint8
-
-const (
-	// FlowStarted: the first packet of a flow was seen. Only emitted when
-	// Config.StartEvents is set.
-	FlowStarted EventKind = iota + 1
-	// FlowEnded: the flow is over; Flow holds its final record.
-	FlowEnded
-)
-
-// FlowEvent is what the tracker reports about a flow.
-type FlowEvent struct {
-	Kind EventKind
-	Flow FlowRecord
-}

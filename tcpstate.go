@@ -89,46 +89,6 @@ const (
 
 var letterOfBit = [numLetterBits]byte{histMulti, histSYN, histSYNACK, histFIN, histRST, histData, histACK}
 
-// letters records the once-per-side letters in bits, which side s has
-// not shown before.
-func (e *entry[K]) letters(s Side, bits uint16) {
-	e.rec.seen |= bits << (8 * s)
-	for i, c := range letterOfBit {
-		if bits&(1<<i) != 0 {
-			e.rec.History.add(caseFor(s, c))
-		}
-	}
-}
-
-// letter records one once-per-side letter.
-func (e *entry[K]) letter(s Side, bit uint16) {
-	if e.rec.seenBy(s)&bit == 0 {
-		e.letters(s, bit)
-	}
-}
-
-// countLetter records a repeating letter the 1st, 10th, 100th ... time,
-// as Zeek does for retransmissions and zero windows.
-func (e *entry[K]) countLetter(s Side, c byte, n *uint32) {
-	*n++
-	for t := uint32(1); t <= *n; t *= 10 {
-		if t == *n {
-			e.rec.History.add(caseFor(s, c))
-			return
-		}
-		if t > 1e8 {
-			return
-		}
-	}
-}
-
-func caseFor(s Side, c byte) byte {
-	if s == Resp && c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
 // unwrap maps a 32-bit sequence number to the 64-bit space near ref.
 func unwrap(ref uint64, seq uint32) uint64 {
 	return uint64(int64(ref) + int64(int32(seq-uint32(ref))))
@@ -138,7 +98,7 @@ func unwrap(ref uint64, seq uint32) uint64 {
 // packet sent by side s. It follows Zeek's endpoint state machine closely
 // enough that conn_state agrees on ordinary traffic. It returns the
 // absolute sequence number (see sideState) of the payload's first byte.
-func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadAt uint64) {
+func (c *flowCore) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadAt uint64) {
 	me, peer := &tcp[s], &tcp[s.Other()]
 	f := d.Flags
 	syn, ack, fin, rst := f&flowkey.FlagSYN != 0, f&flowkey.FlagACK != 0, f&flowkey.FlagFIN != 0, f&flowkey.FlagRST != 0
@@ -167,11 +127,11 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 	} else if ack && !syn && !fin && !rst {
 		want |= bitACK
 	}
-	if fresh := want &^ e.rec.seenBy(s); fresh != 0 {
-		e.letters(s, fresh)
+	if fresh := want &^ c.seenBy(s); fresh != 0 {
+		c.letters(s, fresh)
 	}
 	if d.Window == 0 && !syn && !fin && !rst {
-		e.countLetter(s, histZeroWin, &me.zeroWin)
+		c.countLetter(s, histZeroWin, &me.zeroWin)
 	}
 
 	// Sequence space.
@@ -197,7 +157,7 @@ func (e *entry[K]) trackTCP(tcp *tcpState, s Side, d *flowkey.Decoded) (payloadA
 		me.fin = true
 	}
 	if d.PayloadLen > 0 && end <= me.top() && payloadAt > me.start() {
-		e.countLetter(s, histRetrans, &me.rxmit)
+		c.countLetter(s, histRetrans, &me.rxmit)
 	}
 	if end > me.top() {
 		me.setTop(end)

@@ -25,26 +25,31 @@ func run(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) []flowscope
 	return recs
 }
 
-// runTracker is run, returning the tracker too, for its counters.
-func runTracker(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) (*flowscope.Tracker[flowkey.FiveTuple], []flowscope.FlowRecord) {
+// runTracker is run, returning the Driver too, for its counters.
+func runTracker(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) (*flowscope.Driver[flowkey.FiveTuple], []flowscope.FlowRecord) {
 	t.Helper()
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, cfg)
+	var evs []flowscope.Record
 	for _, p := range pkts {
 		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pkt, evs)
 	}
 	evs = tr.Flush(flowscope.EndOfInput, evs)
-	var recs []flowscope.FlowRecord
-	for _, e := range evs {
-		if e.Kind == flowscope.FlowEnded {
-			recs = append(recs, e.Flow)
-		}
-	}
 	if tr.Len() != 0 {
 		t.Errorf("after Flush, %d flows remain open", tr.Len())
 	}
-	return tr, recs
+	return tr, flows(evs)
+}
+
+// flows returns the conn records among recs, in order.
+func flows(recs []flowscope.Record) []flowscope.FlowRecord {
+	var out []flowscope.FlowRecord
+	for _, r := range recs {
+		if f, ok := r.(*flowscope.FlowRecord); ok {
+			out = append(out, *f)
+		}
+	}
+	return out
 }
 
 func seg(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, payload string) pcapgen.Packet {
@@ -174,8 +179,8 @@ func TestTrackerCountsPast32Bits(t *testing.T) {
 	const n, size = 70_000, 65_000 // 4.55 GB of payload
 	big := pcapgen.UDP(cli, srv, make([]byte, size))
 	small := pcapgen.UDP(srv, cli, make([]byte, 10))
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	var evs []flowscope.Record
 	track := func(data []byte, ts time.Time) {
 		p := flowscope.Packet{Data: data, Timestamp: ts, Length: len(data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
@@ -189,12 +194,7 @@ func TestTrackerCountsPast32Bits(t *testing.T) {
 	evs = tr.Flush(flowscope.EndOfInput, evs)
 	track(small, t0.Add(time.Second))
 	evs = tr.Flush(flowscope.EndOfInput, evs)
-	var recs []flowscope.FlowRecord
-	for _, e := range evs {
-		if e.Kind == flowscope.FlowEnded {
-			recs = append(recs, e.Flow)
-		}
-	}
+	recs := flows(evs)
 	if len(recs) != 2 {
 		t.Fatalf("got %d flows, want 2", len(recs))
 	}
@@ -232,19 +232,19 @@ func TestTrackerIdleTimeoutSplitsFlow(t *testing.T) {
 func TestTrackerIdleExpiryWithoutLookup(t *testing.T) {
 	// A flow that goes quiet is ended by the clock moving on, not only by
 	// its own next packet.
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	var evs []flowscope.Record
 	other := netip.MustParseAddrPort("10.0.0.9:9999")
 	pkts := append(pcapgen.UDPExchange(cli, srv, t0, 1, 10, 10), pcapgen.UDPExchange(other, srv, t0.Add(90*time.Second), 1, 10, 10)...)
 	for _, p := range pkts {
 		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pkt, evs)
 	}
-	if len(evs) != 1 || evs[0].Flow.Reason != flowscope.EndIdle {
+	if len(evs) != 1 || flows(evs)[0].Reason != flowscope.EndIdle {
 		t.Fatalf("events after 90s = %d, want one idle_timeout record", len(evs))
 	}
 	evs = tr.Advance(t0.Add(10*time.Minute).UnixNano(), evs[:0])
-	if len(evs) != 1 || evs[0].Flow.Reason != flowscope.EndIdle || tr.Len() != 0 {
+	if len(evs) != 1 || flows(evs)[0].Reason != flowscope.EndIdle || tr.Len() != 0 {
 		t.Fatalf("Advance ended %d flows, %d open; want 1 ended, 0 open", len(evs), tr.Len())
 	}
 }
@@ -279,7 +279,7 @@ func TestTrackerEvictsLeastRecentlySeen(t *testing.T) {
 }
 
 func TestTrackerCountsSkippedPackets(t *testing.T) {
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	arp := make([]byte, 42)
 	arp[12], arp[13] = 0x08, 0x06
 	frames := []struct {
@@ -303,8 +303,8 @@ func TestTrackerCountsSkippedPackets(t *testing.T) {
 
 func TestTrackerZeroAllocsPerPacket(t *testing.T) {
 	pkts := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 50, ReqSize: 100, RespSize: 100})
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
-	evs := make([]flowscope.FlowEvent, 0, 16)
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	evs := make([]flowscope.Record, 0, 16)
 	var ps []flowscope.Packet
 	for _, p := range pkts[:len(pkts)-3] { // leave the teardown out: the flow stays open
 		ps = append(ps, flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet})
@@ -337,7 +337,7 @@ func TestTrackerICMPEchoIsOneFlow(t *testing.T) {
 		{TS: t0.Add(time.Second), Data: icmpEcho(a, b, 8)},
 		{TS: t0.Add(time.Second + time.Millisecond), Data: icmpEcho(b, a, 0)},
 	}
-	recs := run(t, &flowscope.Config{StartEvents: true}, pkts)
+	recs := run(t, nil, pkts)
 	if len(recs) != 1 {
 		t.Fatalf("got %d flows, want 1", len(recs))
 	}
@@ -348,31 +348,19 @@ func TestTrackerICMPEchoIsOneFlow(t *testing.T) {
 	}
 }
 
-func TestTrackerStartEvents(t *testing.T) {
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{StartEvents: true})
-	var evs []flowscope.FlowEvent
-	for _, p := range pcapgen.UDPExchange(cli, srv, t0, 2, 10, 10) {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
-		evs = tr.Track(&pk, evs)
-	}
-	if len(evs) != 1 || evs[0].Kind != flowscope.FlowStarted || evs[0].Flow.Reason != flowscope.NotEnded || evs[0].Flow.Stats[0].Packets != 0 {
-		t.Fatalf("events = %+v, want one start event before any counting", evs)
-	}
-}
-
 func TestTrackerMACPairCountsNonIP(t *testing.T) {
 	arp := make([]byte, 42)
 	copy(arp[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	copy(arp[6:12], []byte{2, 0, 0, 0, 0, 1})
 	arp[12], arp[13] = 0x08, 0x06
-	tr := flowscope.NewTracker(flowkey.MACPairExtractor{}, nil)
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver(flowkey.MACPairExtractor{}, nil)
+	var evs []flowscope.Record
 	for i := range 3 {
 		p := flowscope.Packet{Data: arp, Timestamp: t0.Add(time.Duration(i) * time.Second), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
 	}
 	evs = tr.Flush(flowscope.EndOfInput, evs)
-	if len(evs) != 1 || evs[0].Flow.Stats[0].Packets != 3 || evs[0].Flow.IPVersion != 0 {
+	if recs := flows(evs); len(recs) != 1 || recs[0].Stats[0].Packets != 3 || recs[0].IPVersion != 0 {
 		t.Fatalf("ARP by MAC pair: %d records, want one non-IP flow of 3 packets", len(evs))
 	}
 }
@@ -386,8 +374,8 @@ func TestExtractorFunc(t *testing.T) {
 		*k = portKey(min(d.SrcPort, d.DstPort))
 		return d.DstPort < d.SrcPort, true
 	})
-	tr := flowscope.NewTracker[portKey](byPort, nil)
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver[portKey](byPort, nil)
+	var evs []flowscope.Record
 	for i := range 3 {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, 9, byte(i)}), 30000)
 		for _, p := range pcapgen.TCPConn(pcapgen.Conn{Client: c, Server: srv, Start: t0.Add(time.Duration(i) * time.Minute), Exchanges: 1, ReqSize: 1, RespSize: 1}) {
@@ -448,29 +436,29 @@ func TestRecordEndpointsEveryKeyKind(t *testing.T) {
 		}
 		add(pcapgen.TCP(srv, cli, 9, 2, pcapgen.SYN|pcapgen.ACK, nil), 1)
 		add(pcapgen.TCP(cli, srv, 2, 10, pcapgen.ACK, nil), 2)
-		check := func(kind string, evs []flowscope.FlowEvent) {
+		check := func(kind string, evs []flowscope.Record) {
 			t.Helper()
 			if len(evs) != 1 {
 				t.Fatalf("%s, first %s: %d records", kind, first, len(evs))
 			}
-			r := evs[0].Flow
+			r := flows(evs)[0]
 			if r.Orig.Addr.Netip() != cli.Addr() || r.Resp.Addr.Netip() != srv.Addr() || r.Orig.Port != cli.Port() || r.Resp.Port != srv.Port() {
 				t.Errorf("%s, first %s: %v:%d -> %v:%d, want %v -> %v", kind, first, r.Orig.Addr.Netip(), r.Orig.Port, r.Resp.Addr.Netip(), r.Resp.Port, cli, srv)
 			}
 		}
-		run := func(kind string, track func(*flowscope.Packet, []flowscope.FlowEvent) []flowscope.FlowEvent, flush func([]flowscope.FlowEvent) []flowscope.FlowEvent) {
-			var evs []flowscope.FlowEvent
+		run := func(kind string, track func(*flowscope.Packet, []flowscope.Record) []flowscope.Record, flush func([]flowscope.Record) []flowscope.Record) {
+			var evs []flowscope.Record
 			for i := range pkts {
 				evs = track(&pkts[i], evs)
 			}
 			check(kind, flush(evs))
 		}
-		ft := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
-		run("5-tuple", ft.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return ft.Flush(flowscope.EndOfInput, e) })
-		ip := flowscope.NewTracker(flowkey.IPPairExtractor{}, nil)
-		run("IP pair", ip.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return ip.Flush(flowscope.EndOfInput, e) })
-		mac := flowscope.NewTracker(flowkey.MACPairExtractor{}, nil)
-		run("MAC pair", mac.Track, func(e []flowscope.FlowEvent) []flowscope.FlowEvent { return mac.Flush(flowscope.EndOfInput, e) })
+		ft := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+		run("5-tuple", ft.Track, func(e []flowscope.Record) []flowscope.Record { return ft.Flush(flowscope.EndOfInput, e) })
+		ip := flowscope.NewDriver(flowkey.IPPairExtractor{}, nil)
+		run("IP pair", ip.Track, func(e []flowscope.Record) []flowscope.Record { return ip.Flush(flowscope.EndOfInput, e) })
+		mac := flowscope.NewDriver(flowkey.MACPairExtractor{}, nil)
+		run("MAC pair", mac.Track, func(e []flowscope.Record) []flowscope.Record { return mac.Flush(flowscope.EndOfInput, e) })
 	}
 }
 
@@ -503,12 +491,11 @@ func TestTrackDecodedMatchesTrack(t *testing.T) {
 		frame{flowkey.LinkType(160), []byte{1, 2, 3, 4}, end.Add(time.Second)},
 	)
 
-	cfg := &flowscope.Config{StartEvents: true}
-	self := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
-	given := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
+	self := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	given := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	var dec flowkey.Decoder
 	var d flowkey.Decoded
-	var want, got []flowscope.FlowEvent
+	var want, got []flowscope.Record
 	for _, f := range frames {
 		p := flowscope.Packet{Data: f.data, Timestamp: f.ts, Length: len(f.data), LinkType: f.lt}
 		want = self.Track(&p, want)
@@ -521,7 +508,7 @@ func TestTrackDecodedMatchesTrack(t *testing.T) {
 	}
 	want = self.Flush(flowscope.EndOfInput, want)
 	got = given.Flush(flowscope.EndOfInput, got)
-	if len(want) < 600 {
+	if len(want) < 300 {
 		t.Fatalf("only %d events: the frames do not exercise the tracker", len(want))
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -541,11 +528,26 @@ func TestTrackDecodedMatchesTrack(t *testing.T) {
 	}
 }
 
-// dgramCount counts a UDP flow's datagrams and ends.
-type dgramCount struct{ datagrams, ends *int }
+// counter is a session and datagram parser that counts what it is fed
+// and the ends; it makes no records.
+type counter struct{ chunks, ends *int }
 
-func (d dgramCount) Datagram(flowscope.Side, []byte, int64) { *d.datagrams++ }
-func (d dgramCount) End(*flowscope.FlowRecord)              { *d.ends++ }
+func (c counter) Data(_ flowscope.Side, _ []byte, _ int64, out []nothing) []nothing {
+	*c.chunks++
+	return out
+}
+func (c counter) Datagram(_ flowscope.Side, _ []byte, _ int64, out []nothing) []nothing {
+	*c.chunks++
+	return out
+}
+func (c counter) Gap(_ flowscope.Side, _ uint64, _ int64, out []nothing) []nothing { return out }
+func (c counter) End(_ *flowscope.FlowRecord, out []nothing) []nothing {
+	*c.ends++
+	return out
+}
+
+// nothing is the record type of parsers that make none.
+type nothing struct{ flowscope.Record }
 
 // TestHandlersOfMixedProtocolFlow: with a key that leaves the protocol
 // out, one flow can carry TCP and UDP. Its handler is the one for the
@@ -567,31 +569,26 @@ func TestHandlersOfMixedProtocolFlow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var chunks, streamEnds, dgs, dgEnds int
-			cfg := &flowscope.Config{
-				NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler {
-					return flowscope.StreamFuncs{
-						OnChunk: func(*flowscope.Chunk) { chunks++ },
-						OnEnd:   func(*flowscope.FlowRecord) { streamEnds++ },
-					}
-				},
-				NewDatagram: func(*flowscope.FlowRecord) flowscope.DatagramHandler {
-					return dgramCount{&dgs, &dgEnds}
-				},
-			}
-			tr := flowscope.NewTracker(flowkey.IPPairExtractor{}, cfg)
-			var evs []flowscope.FlowEvent
+			cfg := &flowscope.Config{Parsers: []flowscope.Parser{
+				flowscope.Session(flowscope.SessionFactoryFunc[nothing](func(*flowscope.Conn) flowscope.SessionParser[nothing] {
+					return counter{&chunks, &streamEnds}
+				})),
+				flowscope.Datagram(flowscope.DatagramFactoryFunc[nothing](func(*flowscope.Conn) flowscope.DatagramParser[nothing] {
+					return counter{&dgs, &dgEnds}
+				})),
+			}}
+			tr := flowscope.NewDriver(flowkey.IPPairExtractor{}, cfg)
+			var evs []flowscope.Record
 			for i, f := range tc.frames {
 				p := flowscope.Packet{Data: f, Timestamp: base.Add(time.Duration(i) * time.Millisecond), Length: len(f), LinkType: flowkey.LinkEthernet}
 				evs = tr.Track(&p, evs)
 			}
 			evs = tr.Flush(flowscope.EndOfInput, evs)
 			var ended int
-			for _, ev := range evs {
-				if ev.Kind == flowscope.FlowEnded {
-					ended++
-					if got := ev.Flow.Stats[flowscope.Orig].Packets + ev.Flow.Stats[flowscope.Resp].Packets; got != 4 {
-						t.Errorf("flow counted %d packets, want 4", got)
-					}
+			for _, f := range flows(evs) {
+				ended++
+				if got := f.Stats[flowscope.Orig].Packets + f.Stats[flowscope.Resp].Packets; got != 4 {
+					t.Errorf("flow counted %d packets, want 4", got)
 				}
 			}
 			if ended != 1 {
@@ -609,36 +606,36 @@ func TestHandlersOfMixedProtocolFlow(t *testing.T) {
 	}
 }
 
-// TestNewStreamSeesFirstPacket: the record a stream handler is asked for
-// with shows the connection's first packet, so that a parser can tell a
+// TestNewSessionSeesFirstPacket: the Conn a session parser is made with
+// shows the connection's first packet, so that a parser can tell a
 // connection seen from its SYN from one picked up in the middle.
-func TestNewStreamSeesFirstPacket(t *testing.T) {
+func TestNewSessionSeesFirstPacket(t *testing.T) {
 	const S, A, P = pcapgen.SYN, pcapgen.ACK, pcapgen.PSH
 	for _, tc := range []struct {
 		name    string
 		first   pcapgen.Packet
 		history string
-		packets uint64
 	}{
-		{"SYN", seg(0, cli, srv, 100, 0, S, ""), "S", 1},
-		{"SYN-ACK", seg(0, srv, cli, 500, 101, S|A, ""), "^h", 0},
-		{"data", seg(0, cli, srv, 101, 501, P|A, "GET / HTTP/1.1\r\n\r\n"), "D", 1},
+		{"SYN", seg(0, cli, srv, 100, 0, S, ""), "S"},
+		{"SYN-ACK", seg(0, srv, cli, 500, 101, S|A, ""), "^h"},
+		{"data", seg(0, cli, srv, 101, 501, P|A, "GET / HTTP/1.1\r\n\r\n"), "D"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []flowscope.FlowRecord
-			cfg := &flowscope.Config{NewStream: func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-				got = append(got, *rec)
-				return flowscope.Discard
-			}}
+			var got []flowscope.Conn
+			cfg := &flowscope.Config{Parsers: []flowscope.Parser{
+				flowscope.Session(flowscope.SessionFactoryFunc[nothing](func(c *flowscope.Conn) flowscope.SessionParser[nothing] {
+					got = append(got, *c)
+					return nil
+				}))}}
 			run(t, cfg, []pcapgen.Packet{tc.first, seg(time.Millisecond, cli, srv, 101, 501, A, "")})
 			if len(got) != 1 {
-				t.Fatalf("NewStream called %d times, want 1", len(got))
+				t.Fatalf("NewSession called %d times, want 1", len(got))
 			}
 			if h := got[0].History.String(); h != tc.history || got[0].History.At(0) != h[0] {
 				t.Errorf("history %q (first letter %q), want %q", h, got[0].History.At(0), tc.history)
 			}
-			if n := got[0].Stats[flowscope.Orig].Packets; n != tc.packets {
-				t.Errorf("originator packets %d, want %d", n, tc.packets)
+			if got[0].Orig != cli || got[0].Resp != srv || got[0].UID == "" {
+				t.Errorf("conn %v -> %v uid %q, want %v -> %v and a uid", got[0].Orig, got[0].Resp, got[0].UID, cli, srv)
 			}
 		})
 	}

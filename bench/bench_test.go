@@ -20,7 +20,6 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/parsers/http1"
@@ -155,13 +154,14 @@ func BenchmarkSourceRead(b *testing.B) {
 }
 
 // BenchmarkReadDecodeTrack is the flow-tracking path on one core: the
-// file source's batches, decoding, 5-tuple keying and the tracker. The
-// tracker is reused across passes, as a long-running one would be, so the
-// figures show the steady state.
+// file source's batches, decoding, 5-tuple keying and a Driver without
+// parsers (the tracker, and the TCP reassembly that counts missed bytes).
+// The Driver is reused across passes, as a long-running one would be, so
+// the figures show the steady state.
 func BenchmarkReadDecodeTrack(b *testing.B) {
 	path := capture(b)
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, nil)
-	evs := make([]flowscope.FlowEvent, 0, 1024)
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	evs := make([]flowscope.Record, 0, 1024)
 	var batch source.Batch
 	pass := func() (n, flows int) {
 		src, err := source.OpenFiles(path)
@@ -214,9 +214,9 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatal(err)
 				}
 				g := stage.New(nil)
-				cfg := &flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return flowscope.StreamFuncs{} }}
-				events, stats := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, cfg)
-				stage.To(g, "write", events, sink.NewZeek(io.Discard))
+				recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: workers},
+					stage.FromSource(g, "read", src))
+				stage.To(g, "write", recs, sink.NewLines(io.Discard, &sink.ZeekJSON{}))
 				if err := g.Run(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -264,12 +264,10 @@ func BenchmarkShardScaling(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			var txs atomic.Int64
-			trackers := make([]*flowscope.Tracker[flowkey.FiveTuple], workers)
+			trackers := make([]*flowscope.Driver[flowkey.FiveTuple], workers)
 			for i := range trackers {
-				cfg := flowscope.Config{NewStream: conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-					return flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(*http1.Transaction) { txs.Add(1) })
-				})}
-				trackers[i] = flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+				cfg := flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(http1.Parser{})}}
+				trackers[i] = flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &cfg)
 			}
 			// One pass over the capture: every shard's trackers, at once.
 			pass := func() {
@@ -278,11 +276,20 @@ func BenchmarkShardScaling(b *testing.B) {
 				for i, pkts := range shards {
 					wg.Go(func() {
 						tr := trackers[i]
-						evs := make([]flowscope.FlowEvent, 0, 1024)
-						for _, p := range pkts {
-							evs = tr.Track(p, evs[:0])
+						recs := make([]flowscope.Record, 0, 1024)
+						count := func() {
+							for _, r := range recs {
+								if _, ok := r.(*http1.Transaction); ok {
+									txs.Add(1)
+								}
+							}
 						}
-						tr.Flush(flowscope.EndOfInput, evs[:0])
+						for _, p := range pkts {
+							recs = tr.Track(p, recs[:0])
+							count()
+						}
+						recs = tr.Flush(flowscope.EndOfInput, recs[:0])
+						count()
 					})
 				}
 				wg.Wait()

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowscope-go/flowscope/analyze"
+	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/source"
 )
@@ -94,7 +94,7 @@ func BenchmarkAnalyzeHTTP(b *testing.B) {
 	path := httpCapture(b)
 	for _, protocols := range []string{"none", "http"} {
 		b.Run("protocols="+protocols, func(b *testing.B) {
-			on, err := analyze.ParseProtocols(protocols)
+			_, err := analyze.Parsers(protocols)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func BenchmarkAnalyzeHTTP(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				st, err := analyze.Run(context.Background(), src, io.Discard, analyze.Options{Workers: 1, Protocols: on})
+				st, err := analyze.Run(context.Background(), src, io.Discard, analyze.Options{Workers: 1, Protocols: protocols})
 				if err != nil {
 					b.Fatal(err)
 				}

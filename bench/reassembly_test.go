@@ -107,8 +107,9 @@ func reportStreams(b *testing.B, in *streamInput, delivered int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*in.segments), "ns/segment")
 }
 
-// BenchmarkReassembly compares flowscope's reassembly (decoding and flow
-// tracking included) with gopacket's reassembly package (decoding with a
+// BenchmarkReassembly compares flowscope's reassembly (decoding, flow
+// tracking and the causal ordering a Driver feeds its session parsers
+// with included) with gopacket's reassembly package (decoding with a
 // DecodingLayerParser included) on the same frames. MB/s counts the
 // distinct payload bytes delivered.
 func BenchmarkReassembly(b *testing.B) {
@@ -118,12 +119,13 @@ func BenchmarkReassembly(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(in.bytes))
 			delivered := 0
-			h := flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) { delivered += len(c.Bytes) }}
-			cfg := &flowscope.Config{NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return h }}
+			count := byteCounter{&delivered}
+			cfg := &flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(flowscope.SessionFactoryFunc[noRecord](
+				func(*flowscope.Conn) flowscope.SessionParser[noRecord] { return count }))}}
 			for b.Loop() {
 				delivered = 0
-				tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, cfg)
-				evs := make([]flowscope.FlowEvent, 0, 16)
+				tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, cfg)
+				evs := make([]flowscope.Record, 0, 16)
 				for i, f := range in.frames {
 					p := flowscope.Packet{Data: f, Timestamp: in.times[i], Length: len(f), LinkType: flowkey.LinkEthernet}
 					evs = tr.Track(&p, evs[:0])
@@ -160,6 +162,19 @@ func BenchmarkReassembly(b *testing.B) {
 		})
 	}
 }
+
+// byteCounter is a session parser that counts the bytes it is fed.
+type byteCounter struct{ n *int }
+
+func (c byteCounter) Data(_ flowscope.Side, b []byte, _ int64, out []noRecord) []noRecord {
+	*c.n += len(b)
+	return out
+}
+func (c byteCounter) Gap(_ flowscope.Side, _ uint64, _ int64, out []noRecord) []noRecord { return out }
+func (c byteCounter) End(_ *flowscope.FlowRecord, out []noRecord) []noRecord             { return out }
+
+// noRecord is the record type of parsers that make none.
+type noRecord struct{ flowscope.Record }
 
 type gpContext struct{ ci gopacket.CaptureInfo }
 

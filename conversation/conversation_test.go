@@ -15,6 +15,7 @@ import (
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/recordtest"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -26,40 +27,44 @@ var (
 	t0  = time.Unix(1_700_000_000, 0)
 )
 
-// recorder writes what it sees as "side:bytes" lines.
-type recorder struct {
-	lines []string
-	ended bool
-}
-
-func (r *recorder) Chunk(c *flowscope.Chunk) {
-	if c.Gap > 0 {
-		r.lines = append(r.lines, fmt.Sprintf("%v:gap %d", c.Side, c.Gap))
-		return
-	}
-	r.lines = append(r.lines, fmt.Sprintf("%v:%s", c.Side, c.Bytes))
-}
-
-func (r *recorder) End(*flowscope.FlowRecord) { r.ended = true }
-
-func track(t *testing.T, pkts []pcapgen.Packet, h flowscope.StreamHandler) {
-	t.Helper()
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-		NewStream: conversation.Handle(func(*conversation.Conn) flowscope.StreamHandler { return h }),
-	})
-	for _, p := range pkts {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
-		tr.Track(&pk, nil)
-	}
-	tr.Flush(flowscope.EndOfInput, nil)
-}
-
 func pk(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, p string) pcapgen.Packet {
 	return pcapgen.Packet{TS: t0.Add(ts), Data: pcapgen.TCP(src, dst, seq, ack, flags, []byte(p))}
 }
 
+// events runs pkts through a Driver with the conversation parser and
+// returns its events as "kind side offset data" lines.
+func events(t *testing.T, pkts []pcapgen.Packet) []string {
+	t.Helper()
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		Parsers: []flowscope.Parser{flowscope.Session(conversation.Parser{})}})
+	var recs []flowscope.Record
+	for _, p := range pkts {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		recs = d.Track(&pk, recs)
+	}
+	recs = d.Flush(flowscope.EndOfInput, recs)
+	recordtest.Check(t, recs...)
+	var out []string
+	for _, r := range recs {
+		e, ok := r.(*conversation.Event)
+		if !ok {
+			continue
+		}
+		switch e.Kind {
+		case conversation.Data:
+			out = append(out, fmt.Sprintf("data %v %d %s", e.Side, e.Offset, e.Bytes))
+		case conversation.Gap:
+			out = append(out, fmt.Sprintf("gap %v %d %d", e.Side, e.Offset, e.Gap))
+		case conversation.End:
+			out = append(out, "end "+e.Record.Reason.String())
+		}
+	}
+	return out
+}
+
 // TestCausalOrder: the response is captured before the request's last
-// segment, but the conversation gives the whole request first.
+// segment, but the conversation gives the whole request first, with each
+// side's offsets counting that side's bytes.
 func TestCausalOrder(t *testing.T) {
 	const A, P = pcapgen.ACK, pcapgen.PSH | pcapgen.ACK
 	req1, req2, resp := "GET / HTTP/1.1\r\n", "Host: x\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"
@@ -77,64 +82,33 @@ func TestCausalOrder(t *testing.T) {
 		pk(4*ms, cli, srv, c0+1+uint32(len(req1)), s0+1, P, req2),
 		pk(6*ms, cli, srv, reqEnd, s0+1+uint32(len(resp)), A, ""),
 	}
-	var r recorder
-	track(t, pkts, &r)
-	want := []string{"orig:" + req1, "orig:" + req2, "resp:" + resp}
-	if !slices.Equal(r.lines, want) || !r.ended {
-		t.Errorf("conversation = %q (ended %v), want %q", r.lines, r.ended, want)
-	}
-
-	// Without the orderer the raw chunks come in capture order.
-	var raw recorder
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{
-		NewStream: func(*flowscope.FlowRecord) flowscope.StreamHandler { return &raw },
-	})
-	for _, p := range pkts {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
-		tr.Track(&pk, nil)
-	}
-	tr.Flush(flowscope.EndOfInput, nil)
-	if slices.Equal(raw.lines, want) {
-		t.Errorf("raw chunks already in causal order; the test would prove nothing: %q", raw.lines)
+	want := []string{"data orig 0 " + req1, fmt.Sprintf("data orig %d %s", len(req1), req2), "data resp 0 " + resp, "end end_of_input"}
+	if got := events(t, pkts); !slices.Equal(got, want) {
+		t.Errorf("conversation = %q, want %q", got, want)
 	}
 }
 
-// TestTimeOrderWhenIndependent: chunks that do not acknowledge each
-// other keep capture order across sides.
-func TestTimeOrderWhenIndependent(t *testing.T) {
-	pkts := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 3, ReqSize: 5, RespSize: 7})
-	var r recorder
-	track(t, pkts, &r)
-	var sides string
-	for _, l := range r.lines {
-		sides += l[:1]
-	}
-	if sides != "oror"+"or" {
-		t.Errorf("sides in order %q, want alternating request/response", sides)
-	}
-}
-
-// TestEndReleasesWaitingChunks: a chunk that acknowledges bytes never
-// seen is still passed on when the connection ends.
-func TestEndReleasesWaitingChunks(t *testing.T) {
+// TestGapEvents: bytes that were never captured are a gap event at their
+// offset; the bytes after them come at the offset after the gap.
+func TestGapEvents(t *testing.T) {
 	ms := time.Millisecond
 	pkts := []pcapgen.Packet{
 		pk(0, cli, srv, 1, 0, pcapgen.SYN, ""),
 		pk(1*ms, srv, cli, 10, 2, pcapgen.SYN|pcapgen.ACK, ""),
-		// The server acknowledges 100 bytes of request that were never
-		// captured.
-		pk(3*ms, srv, cli, 11, 102, pcapgen.PSH|pcapgen.ACK, "response"),
+		pk(2*ms, cli, srv, 2, 11, pcapgen.PSH|pcapgen.ACK, "abc"),
+		// 100 bytes of request lost, then more of it, acknowledged.
+		pk(3*ms, cli, srv, 105, 11, pcapgen.PSH|pcapgen.ACK, "xyz"),
+		pk(4*ms, srv, cli, 11, 108, pcapgen.PSH|pcapgen.ACK, "response"),
 	}
-	var r recorder
-	track(t, pkts, &r)
-	if len(r.lines) != 2 || r.lines[0] != "orig:gap 100" || r.lines[1] != "resp:response" {
-		t.Errorf("conversation = %q, want the request gap then the response", r.lines)
+	want := []string{"data orig 0 abc", "gap orig 3 100", "data orig 103 xyz", "data resp 0 response", "end end_of_input"}
+	if got := events(t, pkts); !slices.Equal(got, want) {
+		t.Errorf("conversation = %q, want %q", got, want)
 	}
 }
 
-// TestTrackStage runs the conversation stage on the embedded sample and
-// checks every connection's events: requests before responses, ends last,
-// the same with one worker and three.
+// TestTrackStage runs the conversation parser in a tracking stage on the
+// embedded sample and checks every connection's events: requests before
+// responses, ends last, the same with one worker and three.
 func TestTrackStage(t *testing.T) {
 	run := func(workers int) []string {
 		src, err := source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
@@ -142,11 +116,14 @@ func TestTrackStage(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := stage.New(nil)
-		flows, convs, _ := conversation.Track(g, "track", stage.FromSource(g, "read", src), workers, nil)
-		stage.To(g, "flows", flows, sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return nil }))
+		recs, _ := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: workers,
+			Driver: flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(conversation.Parser{})}}},
+			stage.FromSource(g, "read", src))
+		convs, rest := stage.Select[*conversation.Event](g, "select", recs)
+		stage.Drop(g, "flows", rest)
 		per := map[string]*strings.Builder{}
 		var order []string
-		stage.To(g, "convs", convs, sink.Func[conversation.Event](func(_ context.Context, evs []conversation.Event) error {
+		stage.To(g, "convs", convs, sink.Func[*conversation.Event](func(_ context.Context, evs []*conversation.Event) error {
 			for _, e := range evs {
 				b := per[e.Conn.UID]
 				if b == nil {

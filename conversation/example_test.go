@@ -15,29 +15,30 @@ import (
 
 // Print the first line each side of every HTTP connection sent, in
 // conversation order.
-func ExampleHandle() {
+func ExampleParser() {
 	src, err := source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
 	if err != nil {
 		panic(err)
 	}
-	cfg := flowscope.Config{NewStream: conversation.Handle(func(c *conversation.Conn) flowscope.StreamHandler {
-		if c.Resp.Port() != 8080 {
-			return nil // only the HTTP server
-		}
-		return flowscope.StreamFuncs{OnChunk: func(ch *flowscope.Chunk) {
-			if line, _, ok := strings.Cut(string(ch.Bytes), "\r\n"); ok && ch.Offset == 0 {
-				fmt.Printf("%v: %s\n", ch.Side, line)
-			}
-		}}
-	})}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		Parsers: []flowscope.Parser{flowscope.Session(conversation.Parser{})}})
+	var recs []flowscope.Record
 	var b source.Batch
 	for src.ReadBatch(context.Background(), &b) == nil {
 		for i := range b.Packets {
-			tr.Track(&b.Packets[i], nil)
+			recs = d.Track(&b.Packets[i], recs)
 		}
 	}
-	tr.Flush(flowscope.EndOfInput, nil)
+	recs = d.Flush(flowscope.EndOfInput, recs)
+	for _, r := range recs {
+		e, ok := r.(*conversation.Event)
+		if !ok || e.Conn.Resp.Port() != 8080 || e.Kind != conversation.Data || e.Offset != 0 {
+			continue // the first bytes of each side of the HTTP server's connections
+		}
+		if line, _, ok := strings.Cut(string(e.Bytes), "\r\n"); ok {
+			fmt.Printf("%v: %s\n", e.Side, line)
+		}
+	}
 	// Output:
 	// orig: GET / HTTP/1.1
 	// resp: HTTP/1.1 200 OK

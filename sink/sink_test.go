@@ -13,17 +13,18 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/recordtest"
 	"github.com/flowscope-go/flowscope/sink"
 )
 
-// records tracks a generated connection and returns its end events.
-func records(t *testing.T) []flowscope.FlowEvent {
+// records tracks a generated connection and returns its records.
+func records(t *testing.T) []flowscope.Record {
 	t.Helper()
 	cli := netip.MustParseAddrPort("[2001:db8::1]:40000")
 	srv := netip.MustParseAddrPort("[2001:db8::2]:443")
 	pkts := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: time.Unix(1_700_000_000, 5000), Exchanges: 3, ReqSize: 200, RespSize: 2000})
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{StartEvents: true})
-	var evs []flowscope.FlowEvent
+	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	var evs []flowscope.Record
 	for _, p := range pkts {
 		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pk, evs)
@@ -34,7 +35,7 @@ func records(t *testing.T) []flowscope.FlowEvent {
 func TestZeekRecord(t *testing.T) {
 	evs := records(t)
 	var out bytes.Buffer
-	z := sink.NewZeek(&out)
+	z := sink.NewLines(&out, &sink.ZeekJSON{})
 	if err := z.Write(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestZeekRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := strings.Count(out.String(), "\n"); n != 1 {
-		t.Fatalf("%d lines for one start and one end event, want 1", n)
+		t.Fatalf("%d lines for one record, want 1", n)
 	}
 	var rec map[string]any
 	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
@@ -60,7 +61,7 @@ func TestZeekRecord(t *testing.T) {
 		}
 	}
 	uid, _ := rec["uid"].(string)
-	if len(uid) != 18 || uid[0] != 'C' || uid != evs[len(evs)-1].Flow.UID() {
+	if len(uid) != 18 || uid[0] != 'C' || uid != evs[len(evs)-1].(*flowscope.FlowRecord).UID() {
 		t.Errorf("uid = %q", uid)
 	}
 	if cid, _ := rec["community_id"].(string); !strings.HasPrefix(cid, "1:") || len(cid) != 30 {
@@ -68,24 +69,30 @@ func TestZeekRecord(t *testing.T) {
 	}
 }
 
-func TestAppendConnZeroAllocs(t *testing.T) {
+// TestZeekJSONConnZeroAllocs: encoding a conn record allocates nothing
+// (its computed fields, the uid and the Community ID among them, are
+// written by text appenders).
+func TestZeekJSONConnZeroAllocs(t *testing.T) {
 	evs := records(t)
-	r := &evs[len(evs)-1].Flow
+	r := evs[len(evs)-1]
+	recordtest.Check(t, r)
+	var z sink.ZeekJSON
 	buf := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(100, func() { buf = sink.AppendConn(buf[:0], r) }); n != 0 {
-		t.Errorf("AppendConn allocates %v times per record, want 0", n)
+	buf = z.Append(buf[:0], r)
+	if n := testing.AllocsPerRun(100, func() { buf = z.Append(buf[:0], r) }); n != 0 {
+		t.Errorf("ZeekJSON.Append allocates %v times per conn record, want 0", n)
 	}
 }
 
 func TestTeeChanFunc(t *testing.T) {
 	evs := records(t)
-	ch := make(chan flowscope.FlowEvent, len(evs))
+	ch := make(chan flowscope.Record, len(evs))
 	var seen int
 	var out bytes.Buffer
-	tee := sink.Tee[flowscope.FlowEvent]{
-		sink.NewZeek(&out),
-		sink.Chan[flowscope.FlowEvent]{C: ch},
-		sink.Func[flowscope.FlowEvent](func(_ context.Context, items []flowscope.FlowEvent) error { seen += len(items); return nil }),
+	tee := sink.Tee[flowscope.Record]{
+		sink.NewLines(&out, &sink.ZeekJSON{}),
+		sink.Chan[flowscope.Record]{C: ch},
+		sink.Func[flowscope.Record](func(_ context.Context, items []flowscope.Record) error { seen += len(items); return nil }),
 	}
 	if err := tee.Write(context.Background(), evs); err != nil {
 		t.Fatal(err)
@@ -97,13 +104,13 @@ func TestTeeChanFunc(t *testing.T) {
 		t.Errorf("chan got %d, func %d, zeek %d bytes; want %d events each", len(ch), seen, out.Len(), len(evs))
 	}
 	bad := errors.New("full")
-	failing := sink.Tee[flowscope.FlowEvent]{sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return bad })}
+	failing := sink.Tee[flowscope.Record]{sink.Func[flowscope.Record](func(context.Context, []flowscope.Record) error { return bad })}
 	if err := failing.Write(context.Background(), evs); !errors.Is(err, bad) {
 		t.Errorf("Write = %v, want %v", err, bad)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (sink.Chan[flowscope.FlowEvent]{C: make(chan flowscope.FlowEvent)}).Write(ctx, evs); !errors.Is(err, context.Canceled) {
+	if err := (sink.Chan[flowscope.Record]{C: make(chan flowscope.Record)}).Write(ctx, evs); !errors.Is(err, context.Canceled) {
 		t.Errorf("blocked Chan.Write after cancel = %v", err)
 	}
 }

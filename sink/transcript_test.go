@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/sink"
@@ -24,8 +26,7 @@ import (
 // checks every file and index line.
 func TestTranscripts(t *testing.T) {
 	dir := t.TempDir()
-	tr, err := sink.NewTranscripts(filepath.Join(dir, "out"))
-	tr.SetText(true)
+	tr, err := sink.NewTranscripts(filepath.Join(dir, "out"), &sink.TranscriptConfig{Text: true, MaxOpen: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,22 +40,27 @@ func TestTranscripts(t *testing.T) {
 			Exchanges: 3, ReqSize: 10 + i, RespSize: 2000 + i, Gap: time.Millisecond})...)
 	}
 	sortPackets(all)
-	tracker := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &flowscope.Config{NewStream: tr.NewStream})
-	tr.SetMaxOpen(4)
-	idx := tr.Index()
-	var evs []flowscope.FlowEvent
-	for _, p := range all {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
-		evs = tracker.Track(&pk, evs[:0])
-		if err := idx.Write(context.Background(), evs); err != nil {
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(conversation.Parser{})}})
+	var recs []flowscope.Record
+	write := func() {
+		var evs []*conversation.Event
+		for _, r := range recs {
+			evs = append(evs, r.(*conversation.Event)) // (conn records left out)
+		}
+		if err := tr.Write(context.Background(), evs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs = tracker.Flush(flowscope.EndOfInput, evs[:0])
-	if err := idx.Write(context.Background(), evs); err != nil {
-		t.Fatal(err)
+	for _, p := range all {
+		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		recs = d.Track(&pk, recs[:0])
+		recs = slices.DeleteFunc(recs, func(r flowscope.Record) bool { _, ok := r.(*flowscope.FlowRecord); return ok })
+		write()
 	}
-	if err := idx.Flush(); err != nil {
+	recs = d.Flush(flowscope.EndOfInput, recs[:0])
+	recs = slices.DeleteFunc(recs, func(r flowscope.Record) bool { _, ok := r.(*flowscope.FlowRecord); return ok })
+	write()
+	if err := tr.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Close(); err != nil {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/analyze"
 	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/netns"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/sink"

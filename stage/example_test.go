@@ -7,7 +7,9 @@ import (
 	"log"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/parsers"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
@@ -15,7 +17,8 @@ import (
 )
 
 // Build the pipeline of the flowscope command in code: read a capture,
-// track flows on two shards, and send the records to two sinks at once.
+// track flows and run the built-in parsers on two shards, and send the
+// records to two sinks at once.
 func Example() {
 	src, err := source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
 	if err != nil {
@@ -24,30 +27,31 @@ func Example() {
 	defer src.Close()
 
 	var jsonl bytes.Buffer
-	perProto := map[uint8]int{}
-	count := sink.Func[flowscope.FlowEvent](func(_ context.Context, evs []flowscope.FlowEvent) error {
-		for _, e := range evs {
-			perProto[e.Flow.Proto]++
+	perKind := map[string]int{}
+	count := sink.Func[flowscope.Record](func(_ context.Context, recs []flowscope.Record) error {
+		for _, r := range recs {
+			perKind[r.Schema().Kind]++
 		}
 		return nil
 	})
 
 	g := stage.New(nil)
 	packets := stage.FromSource(g, "read", src)
-	events, stats := stage.TrackFlows(g, "track", packets, 2, nil)
-	stage.To(g, "write", events, sink.Tee[flowscope.FlowEvent]{sink.NewZeek(&jsonl), count})
+	recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{},
+		&stage.TrackConfig{Workers: 2, Driver: flowscope.Config{Parsers: parsers.All()}}, packets)
+	stage.To(g, "write", recs, sink.Tee[flowscope.Record]{sink.NewLines(&jsonl, &sink.ZeekJSON{}), count})
 	if err := g.Run(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%d packets, %d flows: %d tcp, %d udp; %d bytes of JSON\n",
-		stats.Stats().Packets, stats.Stats().Flows, perProto[6], perProto[17], jsonl.Len())
+	fmt.Printf("%d packets, %d flows: %d conn, %d http, %d dns records; %d bytes of JSON\n",
+		stats.Stats().Packets, stats.Stats().Flows, perKind["conn"], perKind["http"], perKind["dns"], jsonl.Len())
 	// Output:
-	// 58 packets, 8 flows: 5 tcp, 3 udp; 3357 bytes of JSON
+	// 58 packets, 8 flows: 8 conn, 5 http, 4 dns records; 6751 bytes of JSON
 }
 
-// Run a protocol parser on every flow: HTTP transactions come out beside
-// the flow records.
-func ExampleTrackParsers() {
+// Take the records of one type out of the output: HTTP transactions to
+// a callback, the rest dropped.
+func ExampleSelect() {
 	src, err := source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
 	if err != nil {
 		log.Fatal(err)
@@ -56,17 +60,18 @@ func ExampleTrackParsers() {
 
 	g := stage.New(nil)
 	packets := stage.FromSource(g, "read", src)
-	flows, txs, _ := stage.TrackParsers[*http1.Transaction](g, "track", packets, 2, nil, http1.Parser{}, nil)
-	stage.ToPair(g, "print", flows, txs,
-		sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return nil }),
-		sink.Func[stage.Parsed[*http1.Transaction]](func(_ context.Context, ps []stage.Parsed[*http1.Transaction]) error {
-			for _, p := range ps {
-				if tx := p.Msg; tx.Request != nil && tx.Response != nil {
-					fmt.Println(tx.Request.Method, tx.Request.Target, tx.Response.Status, tx.Response.BodyLen)
-				}
+	recs, _ := stage.Track(g, "track", flowkey.FiveTupleExtractor{},
+		&stage.TrackConfig{Workers: 2, Driver: flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(http1.Parser{})}}}, packets)
+	txs, rest := stage.Select[*http1.Transaction](g, "http", recs)
+	stage.Drop(g, "rest", rest)
+	stage.To(g, "print", txs, sink.Func[*http1.Transaction](func(_ context.Context, txs []*http1.Transaction) error {
+		for _, tx := range txs {
+			if tx.Request != nil && tx.Response != nil {
+				fmt.Println(tx.Request.Method, tx.Request.Target, tx.Response.Status, tx.Response.BodyLen)
 			}
-			return nil
-		}))
+		}
+		return nil
+	}))
 	if err := g.Run(context.Background()); err != nil {
 		log.Fatal(err)
 	}

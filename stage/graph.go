@@ -174,8 +174,13 @@ func (g *Graph) EndWith(stage string, err error) {
 	}
 }
 
-// send delivers v on ch unless ctx is cancelled first.
+// send delivers v on ch unless ctx is cancelled first. A cancelled ctx
+// always wins, even when ch has room, so that nothing is sent after a
+// cancellation.
 func send[T any](ctx context.Context, ch chan<- T, v T) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case ch <- v:
 		return nil
@@ -183,6 +188,3 @@ func send[T any](ctx context.Context, ch chan<- T, v T) error {
 		return ctx.Err()
 	}
 }
-
-// Send delivers v on ch unless ctx is cancelled first; for custom stages.
-func Send[T any](ctx context.Context, ch chan<- T, v T) error { return send(ctx, ch, v) }

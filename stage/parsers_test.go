@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
@@ -15,26 +16,34 @@ import (
 	"github.com/flowscope-go/flowscope/stage"
 )
 
-// message is what the test's parsers produce: an HTTP transaction or a
-// datagram summary.
-type message struct {
-	tx    *http1.Transaction
-	dgram string
+// sizes is the record of dgramCounter: a UDP flow's datagram sizes.
+type sizes struct {
+	conn  *flowscope.Conn
+	sizes []int
+}
+
+var sizesSchema = flowscope.ConnSchema("sizes", flowscope.Field{Name: "n", Type: flowscope.TypeCount})
+
+func (s *sizes) Schema() *flowscope.Schema { return sizesSchema }
+func (s *sizes) AppendValues(vs []flowscope.Value) []flowscope.Value {
+	return append(s.conn.AppendValues(vs, s.conn.Start), flowscope.CountValue(uint64(len(s.sizes))))
 }
 
 // dgramCounter is a DatagramParser that reports each flow's datagram
-// count and sizes at its end.
-type dgramCounter struct{ sizes []int }
+// sizes at its end.
+type dgramCounter struct{ s *sizes }
 
-func (d *dgramCounter) Datagram(s flowscope.Side, p []byte, ts int64, out []message) []message {
-	d.sizes = append(d.sizes, len(p))
+func (d dgramCounter) Datagram(_ flowscope.Side, p []byte, _ int64, out []*sizes) []*sizes {
+	d.s.sizes = append(d.s.sizes, len(p))
 	return out
 }
 
-func (d *dgramCounter) End(rec *flowscope.FlowRecord, out []message) []message {
-	return append(out, message{dgram: fmt.Sprintf("port %d: %v", rec.Resp.Port, d.sizes)})
-}
+func (d dgramCounter) End(_ *flowscope.FlowRecord, out []*sizes) []*sizes { return append(out, d.s) }
 
+// TestTrackParsers runs a session and a datagram parser on every flow of
+// the sample, and takes each one's records out of the output by type:
+// the same on one shard and on three, each after its conn record's start
+// and before its end.
 func TestTrackParsers(t *testing.T) {
 	noLeaks(t)
 	run := func(workers int) []string {
@@ -42,31 +51,45 @@ func TestTrackParsers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessions := flowscope.SessionFactoryFunc[message](func(rec *flowscope.FlowRecord) flowscope.SessionParser[message] {
-			return httpAdapter{http1.Parser{}.NewSession(rec)}
-		})
-		datagrams := flowscope.DatagramFactoryFunc[message](func(*flowscope.FlowRecord) flowscope.DatagramParser[message] {
-			return &dgramCounter{}
-		})
 		g := stage.New(nil)
-		flows, msgs, _ := stage.TrackParsers(g, "track", stage.FromSource(g, "read", src), workers, nil, sessions, datagrams)
+		recs, _ := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: workers, Driver: flowscope.Config{
+			Parsers: []flowscope.Parser{
+				flowscope.Session(http1.Parser{}),
+				flowscope.Datagram(flowscope.DatagramFactoryFunc[*sizes](func(c *flowscope.Conn) flowscope.DatagramParser[*sizes] {
+					return dgramCounter{&sizes{conn: c}}
+				})),
+			}}}, stage.FromSource(g, "read", src))
+		txs, rest := stage.Select[*http1.Transaction](g, "http", recs)
+		dgrams, conns := stage.Select[*sizes](g, "sizes", rest)
 		var got []string
-		stage.ToPair(g, "collect", flows, msgs,
-			sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return nil }),
-			sink.Func[stage.Parsed[message]](func(_ context.Context, ms []stage.Parsed[message]) error {
-				for _, m := range ms {
-					if m.Msg.tx != nil {
-						got = append(got, fmt.Sprintf("%s %s %d", m.Flow.UID(), m.Msg.tx.Request.Target, m.Msg.tx.Response.Status))
-					} else {
-						got = append(got, m.Flow.UID()+" "+m.Msg.dgram)
-					}
-				}
-				return nil
-			}))
+		ended := map[string]bool{}
+		stage.To(g, "http", txs, sink.Func[*http1.Transaction](func(_ context.Context, txs []*http1.Transaction) error {
+			for _, tx := range txs {
+				got = append(got, fmt.Sprintf("%s %s %d", tx.Conn.UID, tx.Request.Target, tx.Response.Status))
+			}
+			return nil
+		}))
+		stage.To(g, "sizes", dgrams, sink.Func[*sizes](func(_ context.Context, ss []*sizes) error {
+			for _, s := range ss {
+				got = append(got, fmt.Sprintf("%s port %d: %v", s.conn.UID, s.conn.Resp.Port(), s.sizes))
+			}
+			return nil
+		}))
+		stage.To(g, "conns", conns, sink.Func[flowscope.Record](func(_ context.Context, rs []flowscope.Record) error {
+			for _, r := range rs {
+				ended[r.(*flowscope.FlowRecord).UID()] = true
+			}
+			return nil
+		}))
 		if err := g.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		slices.Sort(got)
+		for _, g := range got {
+			if uid := g[:18]; !ended[uid] {
+				t.Errorf("%s: no conn record with its uid", g)
+			}
+		}
 		return got
 	}
 	one := run(1)
@@ -81,32 +104,9 @@ func TestTrackParsers(t *testing.T) {
 		}
 	}
 	if http != 5 || udp != 3 {
-		t.Errorf("%d http, %d udp messages, want 5 and 3:\n%v", http, udp, one)
+		t.Errorf("%d http, %d udp records, want 5 and 3:\n%v", http, udp, one)
 	}
 	if three := run(3); !slices.Equal(one, three) {
-		t.Errorf("messages differ between 1 and 3 workers")
+		t.Errorf("records differ between 1 and 3 workers")
 	}
-}
-
-type httpAdapter struct {
-	p flowscope.SessionParser[*http1.Transaction]
-}
-
-func (a httpAdapter) wrap(in []*http1.Transaction, out []message) []message {
-	for _, tx := range in {
-		out = append(out, message{tx: tx})
-	}
-	return out
-}
-
-func (a httpAdapter) Data(s flowscope.Side, b []byte, ts int64, out []message) []message {
-	return a.wrap(a.p.Data(s, b, ts, nil), out)
-}
-
-func (a httpAdapter) Gap(s flowscope.Side, n uint64, ts int64, out []message) []message {
-	return a.wrap(a.p.Gap(s, n, ts, nil), out)
-}
-
-func (a httpAdapter) End(rec *flowscope.FlowRecord, out []message) []message {
-	return a.wrap(a.p.End(rec, nil), out)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/source"
 )
 
@@ -29,7 +30,7 @@ func TestPredecodeOnlyStraightFromSource(t *testing.T) {
 			if tc.between {
 				in = Map(g, "map", read, func(b *Batch[flowscope.Packet]) (*Batch[flowscope.Packet], error) { return b, nil })
 			}
-			TrackFlows(g, "track", in, tc.workers, nil)
+			Track(g, "track", flowkey.FiveTupleExtractor{}, &TrackConfig{Workers: tc.workers}, in)
 			if got := read.state.fuse.(*fusion[flowscope.Packet]).predecode; got != tc.want {
 				t.Errorf("source decodes for the tracker: %v, want %v", got, tc.want)
 			}

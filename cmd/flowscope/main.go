@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/analyze"
+	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/hugeheap"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/sink"
@@ -204,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		fmt.Fprintf(stderr, "flowscope: unknown --format %q (known: zeek)\n", o.format)
 		return 2
 	}
-	protocols, err := analyze.ParseProtocols(o.protocols)
+	_, err := analyze.Parsers(o.protocols)
 	if err != nil {
 		fmt.Fprintf(stderr, "flowscope: %v\n", err)
 		return 2
@@ -348,11 +348,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 
 	var transcripts *sink.Transcripts
 	if o.transcr != "" {
-		if transcripts, err = sink.NewTranscripts(o.transcr); err != nil {
+		if transcripts, err = sink.NewTranscripts(o.transcr, &sink.TranscriptConfig{Text: o.trText}); err != nil {
 			fmt.Fprintf(stderr, "flowscope: %v\n", err)
 			return 1
 		}
-		transcripts.SetText(o.trText)
 	}
 
 	if o.cpuprof != "" {
@@ -367,7 +366,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	start := time.Now()
-	ao := analyze.Options{Workers: o.workers, Protocols: protocols, Transcripts: transcripts}
+	ao := analyze.Options{Workers: o.workers, Protocols: o.protocols, Transcripts: transcripts}
 	if o.statsEv > 0 {
 		ao.ReportEvery = o.statsEv
 		last := start

@@ -19,6 +19,7 @@ import (
 	"sort"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
@@ -53,17 +54,18 @@ func run(ctx context.Context, path string, n int) error {
 
 	// The callback sink runs in the pipeline's last stage; records are
 	// values, so keeping them is safe.
-	var flows []flowscope.FlowRecord
-	keep := sink.Func[flowscope.FlowEvent](func(_ context.Context, evs []flowscope.FlowEvent) error {
-		for _, e := range evs {
-			flows = append(flows, e.Flow)
+	var flows []*flowscope.FlowRecord
+	keep := sink.Func[flowscope.Record](func(_ context.Context, recs []flowscope.Record) error {
+		for _, r := range recs {
+			flows = append(flows, r.(*flowscope.FlowRecord)) // no parsers: conn records only
 		}
 		return nil
 	})
 
 	g := stage.New(nil)
-	events, stats := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), 2, nil)
-	stage.To(g, "keep", events, keep)
+	recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: 2},
+		stage.FromSource(g, "read", src))
+	stage.To(g, "keep", recs, keep)
 	if err := g.Run(ctx); err != nil {
 		return err
 	}
@@ -71,13 +73,13 @@ func run(ctx context.Context, path string, n int) error {
 	total := func(r *flowscope.FlowRecord) uint64 {
 		return r.Stats[flowscope.Orig].IPBytes + r.Stats[flowscope.Resp].IPBytes
 	}
-	sort.Slice(flows, func(i, j int) bool { return total(&flows[i]) > total(&flows[j]) })
+	sort.Slice(flows, func(i, j int) bool { return total(flows[i]) > total(flows[j]) })
 	st := stats.Stats()
 	fmt.Printf("%d packets, %d flows\n\n", st.Packets, st.Flows)
 	fmt.Printf("%-5s %-44s %-44s %6s %10s  %s\n", "proto", "originator", "responder", "state", "IP bytes", "history")
 	for i := range min(n, len(flows)) {
-		r := &flows[i]
-		fmt.Printf("%-5s %-44v %-44v %6s %10d  %s\n", sink.ProtoName(r.Proto),
+		r := flows[i]
+		fmt.Printf("%-5s %-44v %-44v %6s %10d  %s\n", r.Transport(),
 			netip.AddrPortFrom(r.Orig.Addr.Netip(), r.Orig.Port), netip.AddrPortFrom(r.Resp.Addr.Netip(), r.Resp.Port),
 			r.State, total(r), r.History.String())
 	}

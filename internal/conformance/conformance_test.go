@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/analyze"
+	"github.com/flowscope-go/flowscope/conversation"
+	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -169,24 +171,25 @@ func runPipeline(ctx context.Context, path string, workers int, transcripts ...s
 	var recs []map[string]any
 	var buf []byte
 	var cfg flowscope.Config
-	var sinks sink.Tee[flowscope.FlowEvent]
 	var tr *sink.Transcripts
 	if len(transcripts) > 0 {
-		if tr, err = sink.NewTranscripts(transcripts[0]); err != nil {
+		if tr, err = sink.NewTranscripts(transcripts[0], nil); err != nil {
 			return nil, flowscope.Stats{}, err
 		}
-		cfg.NewStream = tr.NewStream
-		sinks = append(sinks, tr.Index())
+		cfg.Parsers = []flowscope.Parser{flowscope.Session(conversation.Parser{})}
 	}
 	g := stage.New(nil)
 	pkts := stage.FromSource(g, "read", src)
-	events, stats := stage.TrackFlows(g, "track", pkts, workers, &cfg)
-	stage.To(g, "collect", events, append(sinks, sink.Func[flowscope.FlowEvent](func(_ context.Context, evs []flowscope.FlowEvent) error {
-		for i := range evs {
-			if evs[i].Kind != flowscope.FlowEnded {
-				continue
-			}
-			buf = sink.AppendConn(buf[:0], &evs[i].Flow)
+	out, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: workers, Driver: cfg}, pkts)
+	if tr != nil {
+		var convs stage.Port[*stage.Batch[*conversation.Event]]
+		convs, out = stage.Select[*conversation.Event](g, "select", out)
+		stage.To(g, "transcripts", convs, tr)
+	}
+	var enc sink.ZeekJSON
+	stage.To(g, "collect", out, sink.Func[flowscope.Record](func(_ context.Context, rs []flowscope.Record) error {
+		for _, r := range rs {
+			buf = enc.Append(buf[:0], r)
 			var m map[string]any
 			if err := json.Unmarshal(buf, &m); err != nil {
 				return fmt.Errorf("conn record is not valid JSON: %v: %s", err, buf)
@@ -194,7 +197,7 @@ func runPipeline(ctx context.Context, path string, workers int, transcripts ...s
 			recs = append(recs, m)
 		}
 		return nil
-	})))
+	}))
 	err = g.Run(ctx)
 	if tr != nil {
 		err = errors.Join(err, tr.Close())

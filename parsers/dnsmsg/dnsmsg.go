@@ -71,6 +71,8 @@ type Message struct {
 // Transaction is a query and its response; either may be nil (a query
 // never answered, a response whose query was not seen).
 type Transaction struct {
+	// Conn is the flow the transaction was seen on.
+	Conn      *flowscope.Conn
 	Transport string // "udp" or "tcp"
 	Query     *Message
 	Response  *Message
@@ -227,6 +229,7 @@ func RcodeName(r int) string {
 
 // pairing matches responses to queries on one flow.
 type pairing struct {
+	conn      *flowscope.Conn
 	transport string
 	timeout   int64
 	pending   []*Transaction
@@ -253,7 +256,7 @@ func (p *pairing) add(m *Message) {
 			p.pending[0] = nil
 			p.pending = p.pending[1:]
 		}
-		p.pending = append(p.pending, &Transaction{Transport: p.transport, Query: m})
+		p.pending = append(p.pending, &Transaction{Conn: p.conn, Transport: p.transport, Query: m})
 		return
 	}
 	match := -1
@@ -275,7 +278,7 @@ func (p *pairing) add(m *Message) {
 		}
 	}
 	if match < 0 {
-		p.out = append(p.out, &Transaction{Transport: p.transport, Response: m})
+		p.out = append(p.out, &Transaction{Conn: p.conn, Transport: p.transport, Response: m})
 		return
 	}
 	tx := p.pending[match]
@@ -304,12 +307,12 @@ func (p *pairing) flush() {
 	p.pending = nil
 }
 
-func (p Parser) pairing(transport string) pairing {
+func (p Parser) pairing(c *flowscope.Conn, transport string) pairing {
 	t := p.Timeout
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	return pairing{transport: transport, timeout: t}
+	return pairing{conn: c, transport: transport, timeout: t}
 }
 
 // wellKnown reports whether a port is one DNS runs on: DNS, mDNS, LLMNR.
@@ -338,15 +341,19 @@ type datagram struct {
 }
 
 // NewDatagram returns a parser for one UDP flow.
-func (p Parser) NewDatagram(rec *flowscope.FlowRecord) flowscope.DatagramParser[*Transaction] {
-	d := &datagram{pairing: p.pairing("udp")}
-	if rec != nil {
-		d.wellKnown = wellKnown(rec.Orig.Port) || wellKnown(rec.Resp.Port)
+func (p Parser) NewDatagram(c *flowscope.Conn) flowscope.DatagramParser[*Transaction] {
+	d := &datagram{pairing: p.pairing(c, "udp")}
+	if c != nil {
+		d.wellKnown = wellKnown(c.Orig.Port()) || wellKnown(c.Resp.Port())
 	}
 	return d
 }
 
-// Poisoned reports that a flow off the DNS ports did not look like DNS.
+// Done reports whether the flow was given up: off the DNS ports, it did
+// not look like DNS.
+func (d *datagram) Done() bool { return d.poisoned }
+
+// Poisoned reports whether, and why, the flow was given up.
 func (d *datagram) Poisoned() (string, bool) {
 	if d.poisoned {
 		return "not DNS", true
@@ -393,15 +400,18 @@ type session struct {
 }
 
 // NewSession returns a parser for one TCP connection.
-func (p Parser) NewSession(rec *flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
-	s := &session{pairing: p.pairing("tcp")}
-	if rec != nil {
-		s.wellKnown = wellKnown(rec.Orig.Port) || wellKnown(rec.Resp.Port)
+func (p Parser) NewSession(c *flowscope.Conn) flowscope.SessionParser[*Transaction] {
+	s := &session{pairing: p.pairing(c, "tcp")}
+	if c != nil {
+		s.wellKnown = wellKnown(c.Orig.Port()) || wellKnown(c.Resp.Port())
 	}
 	return s
 }
 
-// Poisoned reports that a connection was not DNS.
+// Done reports whether the connection was given up: it was not DNS.
+func (s *session) Done() bool { return s.poisoned }
+
+// Poisoned reports whether, and why, the connection was given up.
 func (s *session) Poisoned() (string, bool) {
 	if s.poisoned {
 		return "not DNS over TCP", true

@@ -2,6 +2,7 @@ package dnsmsg_test
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -32,8 +33,8 @@ func answer(q []byte, rcode int, ips ...string) []byte {
 	return b
 }
 
-func udpRec(port uint16) *flowscope.FlowRecord {
-	return &flowscope.FlowRecord{Resp: flowscope.Endpoint{Port: port}}
+func udpRec(port uint16) *flowscope.Conn {
+	return &flowscope.Conn{Resp: netip.AddrPortFrom(netip.IPv4Unspecified(), port)}
 }
 
 func TestUDPPairing(t *testing.T) {
@@ -113,7 +114,7 @@ func TestMalformed(t *testing.T) {
 func TestNotDNSOffPort(t *testing.T) {
 	p := dnsmsg.Parser{}.NewDatagram(udpRec(4000))
 	p.Datagram(flowscope.Orig, []byte("hello, this is not dns at all"), 0, nil)
-	if _, poisoned := p.(flowscope.Poisoner).Poisoned(); !poisoned {
+	if !p.(flowscope.Doner).Done() {
 		t.Error("junk on port 4000 was taken for DNS")
 	}
 	p = dnsmsg.Parser{}.NewDatagram(udpRec(4000))
@@ -129,7 +130,7 @@ func TestTCPNotDNSOffPortEarly(t *testing.T) {
 	for _, start := range []string{"GET / HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 200 OK\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x00\x00\x00"} {
 		p := dnsmsg.Parser{}.NewSession(udpRec(8080))
 		p.Data(flowscope.Orig, []byte(start), 0, nil)
-		if _, poisoned := p.(flowscope.Poisoner).Poisoned(); !poisoned {
+		if !p.(flowscope.Doner).Done() {
 			t.Errorf("%q on port 8080 is still taken for possible DNS", start)
 		}
 	}

@@ -2,7 +2,6 @@ package dnsmsg_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -39,38 +38,14 @@ func sampleStreams(t testing.TB) (tcp []parsertest.Conversation, udp [][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowscope.Config{
-		NewStream: func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-			if rec.Resp.Port != 53 {
-				return nil
-			}
-			tcp = append(tcp, nil)
-			k := len(tcp) - 1
-			return flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
-				tcp[k] = append(tcp[k], parsertest.Piece{Side: c.Side, Data: append([]byte(nil), c.Bytes...)})
-			}}
-		},
-		NewDatagram: func(rec *flowscope.FlowRecord) flowscope.DatagramHandler {
-			return datagrams{&udp}
-		},
-	}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-	var b source.Batch
-	for src.ReadBatch(context.Background(), &b) == nil {
-		for i := range b.Packets {
-			tr.Track(&b.Packets[i], nil)
+	tcp, flows := parsertest.Read(t, src, func(c *flowscope.Conn) bool { return c.Proto == flowkey.ProtoUDP || c.Resp.Port() == 53 })
+	for _, f := range flows {
+		for _, p := range f {
+			udp = append(udp, p.Data)
 		}
 	}
-	tr.Flush(flowscope.EndOfInput, nil)
 	return tcp, udp
 }
-
-type datagrams struct{ out *[][]byte }
-
-func (d datagrams) Datagram(_ flowscope.Side, p []byte, _ int64) {
-	*d.out = append(*d.out, append([]byte(nil), p...))
-}
-func (d datagrams) End(*flowscope.FlowRecord) {}
 
 func TestParserKitTCP(t *testing.T) {
 	tcp, _ := sampleStreams(t)

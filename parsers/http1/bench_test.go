@@ -18,7 +18,7 @@ func BenchmarkGET200(b *testing.B) {
 	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Fri, 27 Nov 2026 16:55:08 GMT\r\n" +
 		"Content-Type: application/javascript\r\nContent-Length: 1200\r\nConnection: keep-alive\r\n" +
 		"Cache-Control: max-age=3600\r\nETag: \"abc\"\r\n\r\n" + strings.Repeat("x", 1200))
-	p := http1.Parser{}.NewSession(&flowscope.FlowRecord{})
+	p := http1.Parser{}.NewSession(&flowscope.Conn{})
 	out := make([]*http1.Transaction, 0, 4)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(req) + len(resp)))

@@ -28,7 +28,7 @@ func FuzzParser(f *testing.F) {
 	}
 	f.Add([]byte("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"), []byte("HTTP/1.1 200 OK\r\n\r\n"), uint8(3), uint16(5))
 	f.Fuzz(func(t *testing.T, orig, resp []byte, cut uint8, gapAt uint16) {
-		rec := &flowscope.FlowRecord{}
+		rec := &flowscope.Conn{}
 		if cut&64 != 0 { // a connection seen from its SYN
 			rec.Proto, rec.History = flowkey.ProtoTCP, flowscope.HistoryOf("S")
 		}

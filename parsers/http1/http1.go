@@ -55,8 +55,8 @@ type Parser struct {
 }
 
 // NewSession returns a parser for one connection.
-func (p Parser) NewSession(rec *flowscope.FlowRecord) flowscope.SessionParser[*Transaction] {
-	s := &session{maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture}
+func (p Parser) NewSession(c *flowscope.Conn) flowscope.SessionParser[*Transaction] {
+	s := &session{conn: c, maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -69,7 +69,7 @@ func (p Parser) NewSession(rec *flowscope.FlowRecord) flowscope.SessionParser[*T
 	}
 	// A connection seen from its SYN gives the client's stream from its
 	// first byte (or a gap first, when the capture missed it).
-	s.fromSYN = rec != nil && rec.Proto == flowkey.ProtoTCP && rec.History.At(0) == 'S'
+	s.fromSYN = c != nil && c.Proto == flowkey.ProtoTCP && c.History.At(0) == 'S'
 	return s
 }
 
@@ -162,6 +162,8 @@ type Response struct {
 // response seen without its request (a capture that starts mid-stream),
 // or a request whose response never came.
 type Transaction struct {
+	// Conn is the connection the transaction was seen on.
+	Conn *flowscope.Conn
 	// Depth is the transaction's position on its connection, from 1.
 	Depth    int
 	Request  *Request

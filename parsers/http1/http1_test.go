@@ -133,7 +133,7 @@ func TestNotHTTPIsPoisoned(t *testing.T) {
 	junk := strings.Repeat("\x00\x01binary protocol\n", 2000)
 	p.Data(O, []byte(junk), 0, nil)
 	p.Data(R, []byte(junk), 0, nil)
-	reason, poisoned := p.(flowscope.Poisoner).Poisoned()
+	reason, poisoned := p.(poisoner).Poisoned()
 	if !poisoned || reason == "" {
 		t.Fatal("a binary protocol was not given up on")
 	}
@@ -153,7 +153,7 @@ func TestHeaderBounds(t *testing.T) {
 // TestNoAllocationWithoutMessages: feeding body bytes, which complete no
 // message, allocates nothing.
 func TestNoAllocationWithoutMessages(t *testing.T) {
-	p := http1.Parser{}.NewSession(&flowscope.FlowRecord{})
+	p := http1.Parser{}.NewSession(&flowscope.Conn{})
 	out := make([]*http1.Transaction, 0, 4)
 	out = p.Data(O, []byte("GET /big HTTP/1.1\r\nHost: h\r\n\r\n"), 0, out[:0])
 	out = p.Data(R, []byte("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"), 0, out[:0])
@@ -164,7 +164,7 @@ func TestNoAllocationWithoutMessages(t *testing.T) {
 }
 
 func TestBodyCapture(t *testing.T) {
-	p := http1.Parser{MaxBodyCapture: 8}.NewSession(&flowscope.FlowRecord{})
+	p := http1.Parser{MaxBodyCapture: 8}.NewSession(&flowscope.Conn{})
 	var out []*http1.Transaction
 	out = p.Data(O, []byte("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"), 0, out)
 	out = p.Data(O, []byte("cde"), 0, out)
@@ -183,11 +183,11 @@ func TestStreamStart(t *testing.T) {
 	const hello = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 	const req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
 	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-	fromSYN := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
-	midway := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("D")}
+	fromSYN := &flowscope.Conn{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
+	midway := &flowscope.Conn{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("D")}
 	for _, tc := range []struct {
 		name     string
-		rec      *flowscope.FlowRecord
+		rec      *flowscope.Conn
 		feeds    []feed
 		poisoned bool // right after the feeds
 		want     string
@@ -213,7 +213,7 @@ func TestStreamStart(t *testing.T) {
 					out = p.Data(f.side, []byte(f.data), int64(i), out)
 				}
 			}
-			if reason, poisoned := p.(flowscope.Poisoner).Poisoned(); poisoned != tc.poisoned {
+			if reason, poisoned := p.(poisoner).Poisoned(); poisoned != tc.poisoned {
 				t.Errorf("poisoned %v (%q), want %v", poisoned, reason, tc.poisoned)
 			}
 			out = p.End(&flowscope.FlowRecord{}, out)
@@ -250,3 +250,7 @@ func TestDoneInTunnel(t *testing.T) {
 		t.Error("a keep-alive connection is done after one exchange")
 	}
 }
+
+// poisoner is what the session's Poisoned method gives: whether, and
+// why, it gave up on the connection.
+type poisoner interface{ Poisoned() (string, bool) }

@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"context"
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/parsers/parsertest"
@@ -39,25 +37,7 @@ func sampleConversations(t testing.TB) []parsertest.Conversation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var convs []parsertest.Conversation
-	cfg := flowscope.Config{NewStream: func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-		if rec.Resp.Port != 8080 {
-			return nil
-		}
-		convs = append(convs, nil)
-		k := len(convs) - 1
-		return flowscope.StreamFuncs{OnChunk: func(c *flowscope.Chunk) {
-			convs[k] = append(convs[k], parsertest.Piece{Side: c.Side, Data: append([]byte(nil), c.Bytes...)})
-		}}
-	}}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
-	var b source.Batch
-	for src.ReadBatch(context.Background(), &b) == nil {
-		for i := range b.Packets {
-			tr.Track(&b.Packets[i], nil)
-		}
-	}
-	tr.Flush(flowscope.EndOfInput, nil)
+	convs, _ := parsertest.Read(t, src, func(c *flowscope.Conn) bool { return c.Resp.Port() == 8080 })
 	return convs
 }
 

@@ -41,6 +41,7 @@ type sideState struct {
 }
 
 type session struct {
+	conn           *flowscope.Conn
 	side           [2]sideState
 	fromSYN        bool           // the connection was seen from the client's SYN
 	badClient      bool           // ... and the client's first bytes cannot start a request
@@ -53,14 +54,15 @@ type session struct {
 	out            []*Transaction
 }
 
-var (
-	_ flowscope.Poisoner = (*session)(nil)
-	_ flowscope.Doner    = (*session)(nil)
-)
+var _ flowscope.Doner = (*session)(nil)
 
 // Done reports whether the session reads nothing more of the connection:
-// each side is in a tunnel (after CONNECT or Upgrade) or given up.
+// it was judged not to be HTTP, or each side is in a tunnel (after
+// CONNECT or Upgrade) or given up.
 func (s *session) Done() bool {
+	if s.poisoned != "" {
+		return true
+	}
 	for i := range s.side {
 		if st := s.side[i].state; st != stateTunnel && st != stateDead {
 			return false
@@ -69,7 +71,8 @@ func (s *session) Done() bool {
 	return true
 }
 
-// Poisoned reports whether the connection was judged not to be HTTP.
+// Poisoned reports whether, and why, the connection was judged not to be
+// HTTP (the session is then done).
 func (s *session) Poisoned() (string, bool) { return s.poisoned, s.poisoned != "" }
 
 // Data implements flowscope.SessionParser.
@@ -468,7 +471,7 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 			req.Target = first[sp1+1:]
 		}
 		s.depth++
-		rt.tx = Transaction{Depth: s.depth, Request: req}
+		rt.tx = Transaction{Conn: s.conn, Depth: s.depth, Request: req}
 		s.pending = append(s.pending, &rt.tx)
 		st.req, st.msg = req, &req.Message
 		switch {
@@ -510,7 +513,7 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		// Interim: it belongs to the request at the head, which stays.
 		if len(s.pending) == 0 {
 			s.depth++
-			s.pending = append(s.pending, &Transaction{Depth: s.depth})
+			s.pending = append(s.pending, &Transaction{Conn: s.conn, Depth: s.depth})
 		}
 		s.pending[0].Interim = append(s.pending[0].Interim, resp)
 		st.resp, st.msg = nil, nil
@@ -627,7 +630,7 @@ func (s *session) done(side flowscope.Side, ts int64) {
 		s.pending = s.pending[1:]
 	} else {
 		s.depth++
-		tx = &Transaction{Depth: s.depth}
+		tx = &Transaction{Conn: s.conn, Depth: s.depth}
 	}
 	tx.Response = resp
 	s.emit(tx)

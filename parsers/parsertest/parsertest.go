@@ -14,11 +14,15 @@
 // shows it was seen from its SYN; that a parser that says it is done
 // (flowscope.Doner) and is fed no more loses nothing; that gaps anywhere
 // do not crash it and that it still produces messages after a gap when
-// the conversation goes on; and that bytes it cannot parse do not make it
-// grow without bound.
+// the conversation goes on; that its messages, when they are records,
+// keep the record contract (recordtest); and that bytes it cannot parse
+// do not make it grow without bound.
 package parsertest
 
 import (
+	"context"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -27,6 +31,8 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
+	"github.com/flowscope-go/flowscope/recordtest"
+	"github.com/flowscope-go/flowscope/source"
 )
 
 // Piece is one step of a conversation: bytes of a side, in stream order.
@@ -45,36 +51,51 @@ type Conversation []Piece
 func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conversation, render func(M) string) {
 	t.Helper()
 	for i, conv := range convs {
-		want := feed(t, factory, &flowscope.FlowRecord{}, conv, render, false)
+		want := feed(t, factory, &flowscope.Conn{}, conv, render, false)
 		if len(want) == 0 {
 			t.Errorf("conversation %d: the parser found no message; the kit needs conversations it can parse", i)
 			continue
 		}
+		t.Run("records", func(t *testing.T) {
+			// Messages that are records describe themselves right.
+			var recs []flowscope.Record
+			p := factory.NewSession(&flowscope.Conn{UID: "Ctest", Proto: flowkey.ProtoTCP})
+			var out []M
+			for i, piece := range conv {
+				out = p.Data(piece.Side, piece.Data, int64(i), out)
+			}
+			for _, m := range p.End(&flowscope.FlowRecord{}, out) {
+				if r, ok := any(m).(flowscope.Record); ok {
+					recs = append(recs, r)
+				}
+			}
+			recordtest.Check(t, recs...)
+		})
 		t.Run("bytewise", func(t *testing.T) {
-			if got := feed(t, factory, &flowscope.FlowRecord{}, split(conv, func(n int) []int { return ones(n) }), render, true); !slices.Equal(got, want) {
+			if got := feed(t, factory, &flowscope.Conn{}, split(conv, func(n int) []int { return ones(n) }), render, true); !slices.Equal(got, want) {
 				t.Errorf("conversation %d fed byte by byte:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 		t.Run("random splits", func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			for range 20 {
-				got := feed(t, factory, &flowscope.FlowRecord{}, split(conv, func(n int) []int { return randomCuts(rng, n) }), render, true)
+				got := feed(t, factory, &flowscope.Conn{}, split(conv, func(n int) []int { return randomCuts(rng, n) }), render, true)
 				if !slices.Equal(got, want) {
 					t.Fatalf("conversation %d fed in random pieces:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
 			}
 		})
 		t.Run("no borrowed bytes kept", func(t *testing.T) {
-			if got := feed(t, factory, &flowscope.FlowRecord{}, conv, render, true); !slices.Equal(got, want) {
+			if got := feed(t, factory, &flowscope.Conn{}, conv, render, true); !slices.Equal(got, want) {
 				t.Errorf("conversation %d: messages changed when the input buffers were reused after each call:\n%s\nwant\n%s",
 					i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 		t.Run("from the SYN", func(t *testing.T) {
-			// The record of a connection seen from its handshake: a parser
-			// may take the first bytes of each side for the start of its
-			// stream, and must still find every message, whole or split.
-			syn := &flowscope.FlowRecord{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
+			// A connection seen from its handshake: a parser may take the
+			// first bytes of each side for the start of its stream, and
+			// must still find every message, whole or split.
+			syn := &flowscope.Conn{Proto: flowkey.ProtoTCP, History: flowscope.HistoryOf("S")}
 			for _, c := range []Conversation{conv, split(conv, func(n int) []int { return ones(n) })} {
 				if got := feed(t, factory, syn, c, render, true); !slices.Equal(got, want) {
 					t.Errorf("conversation %d, seen from its SYN:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -86,7 +107,7 @@ func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conve
 			// more: it must have emitted, or emit at End, all it would
 			// have from the rest.
 			for _, c := range []Conversation{conv, split(conv, func(n int) []int { return ones(n) })} {
-				if got := feedUntil(t, factory, &flowscope.FlowRecord{}, c, render, true, true); !slices.Equal(got, want) {
+				if got := feedUntil(t, factory, &flowscope.Conn{}, c, render, true, true); !slices.Equal(got, want) {
 					t.Errorf("conversation %d, fed until the parser was done:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
 			}
@@ -108,7 +129,7 @@ func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conve
 		})
 	}
 	t.Run("bounded on garbage", func(t *testing.T) {
-		p := factory.NewSession(&flowscope.FlowRecord{})
+		p := factory.NewSession(&flowscope.Conn{})
 		junk := make([]byte, 64<<10)
 		rng := rand.New(rand.NewPCG(9, 9))
 		for i := range junk {
@@ -152,7 +173,7 @@ func withGap(conv Conversation, k int) []gapPiece {
 
 func feedGaps[M any](t *testing.T, factory flowscope.SessionFactory[M], conv []gapPiece, render func(M) string) []string {
 	t.Helper()
-	p := factory.NewSession(&flowscope.FlowRecord{})
+	p := factory.NewSession(&flowscope.Conn{})
 	var got []string
 	var out []M
 	for i, piece := range conv {
@@ -171,15 +192,15 @@ func feedGaps[M any](t *testing.T, factory flowscope.SessionFactory[M], conv []g
 	return got
 }
 
-func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], rec *flowscope.FlowRecord, conv Conversation, render func(M) string, scribble bool) []string {
-	return feedUntil(t, factory, rec, conv, render, scribble, false)
+func feed[M any](t *testing.T, factory flowscope.SessionFactory[M], c *flowscope.Conn, conv Conversation, render func(M) string, scribble bool) []string {
+	return feedUntil(t, factory, c, conv, render, scribble, false)
 }
 
 // feedUntil is feed that, with untilDone, stops feeding once the parser
 // says it is done (flowscope.Doner), as the tracker does.
-func feedUntil[M any](t *testing.T, factory flowscope.SessionFactory[M], rec *flowscope.FlowRecord, conv Conversation, render func(M) string, scribble, untilDone bool) []string {
+func feedUntil[M any](t *testing.T, factory flowscope.SessionFactory[M], c *flowscope.Conn, conv Conversation, render func(M) string, scribble, untilDone bool) []string {
 	t.Helper()
-	p := factory.NewSession(rec)
+	p := factory.NewSession(c)
 	dn, _ := p.(flowscope.Doner)
 	var msgs []M
 	var out []M
@@ -234,3 +255,77 @@ func randomCuts(rng *rand.Rand, n int) []int {
 	}
 	return out
 }
+
+// Read runs src through a flowscope.Driver (5-tuple keys, default
+// bounds) to its end and returns what the Driver's parsers are fed: for
+// each TCP connection whose Conn keep accepts, in the order they began,
+// its conversation (both sides in causal order, copied; gaps left out),
+// and for each UDP flow keep accepts, its payloads in capture order.
+func Read(t testing.TB, src source.Source, keep func(*flowscope.Conn) bool) (tcp []Conversation, udp []Conversation) {
+	t.Helper()
+	rec := func(list *[]Conversation) func(c *flowscope.Conn) *recorder {
+		return func(c *flowscope.Conn) *recorder {
+			if !keep(c) {
+				return nil
+			}
+			*list = append(*list, nil)
+			return &recorder{list: list, i: len(*list) - 1}
+		}
+	}
+	onTCP, onUDP := rec(&tcp), rec(&udp)
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: []flowscope.Parser{
+		flowscope.Session(flowscope.SessionFactoryFunc[noRecord](func(c *flowscope.Conn) flowscope.SessionParser[noRecord] {
+			if r := onTCP(c); r != nil {
+				return r
+			}
+			return nil
+		})),
+		flowscope.Datagram(flowscope.DatagramFactoryFunc[noRecord](func(c *flowscope.Conn) flowscope.DatagramParser[noRecord] {
+			if r := onUDP(c); r != nil {
+				return r
+			}
+			return nil
+		})),
+	}})
+	var b source.Batch
+	for {
+		err := src.ReadBatch(context.Background(), &b)
+		for i := range b.Packets {
+			d.Track(&b.Packets[i], nil)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("parsertest.Read: %v", err)
+			}
+			break
+		}
+	}
+	d.Flush(flowscope.EndOfInput, nil)
+	return tcp, udp
+}
+
+// recorder keeps the pieces a Driver feeds one flow's parsers.
+type recorder struct {
+	list *[]Conversation
+	i    int
+}
+
+func (r *recorder) add(s flowscope.Side, b []byte) {
+	(*r.list)[r.i] = append((*r.list)[r.i], Piece{Side: s, Data: append([]byte(nil), b...)})
+}
+
+func (r *recorder) Data(s flowscope.Side, b []byte, _ int64, out []noRecord) []noRecord {
+	r.add(s, b)
+	return out
+}
+
+func (r *recorder) Datagram(s flowscope.Side, b []byte, _ int64, out []noRecord) []noRecord {
+	r.add(s, b)
+	return out
+}
+
+func (r *recorder) Gap(_ flowscope.Side, _ uint64, _ int64, out []noRecord) []noRecord { return out }
+func (r *recorder) End(_ *flowscope.FlowRecord, out []noRecord) []noRecord             { return out }
+
+// noRecord is the message type of the recorder, which makes none.
+type noRecord struct{ flowscope.Record }

@@ -29,20 +29,22 @@ func hellos(t *testing.T, path string) map[string][]*tlshello.Handshake {
 	}
 	defer src.Close()
 	out := map[string][]*tlshello.Handshake{}
-	cfg := flowscope.Config{NewStream: flowscope.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-		key := fmt.Sprintf("%s:%d>%s:%d", rec.Orig.Addr, rec.Orig.Port, rec.Resp.Addr, rec.Resp.Port)
-		return flowscope.SessionHandler(tlshello.Parser{}.NewSession(rec), func(h *tlshello.Handshake) {
-			out[key] = append(out[key], h)
-		})
-	})}
-	tr := flowscope.NewTracker(flowkey.FiveTupleExtractor{}, &cfg)
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{
+		Parsers: []flowscope.Parser{flowscope.Session(tlshello.Parser{})}})
+	var recs []flowscope.Record
 	var b source.Batch
 	for src.ReadBatch(context.Background(), &b) == nil {
 		for i := range b.Packets {
-			tr.Track(&b.Packets[i], nil)
+			recs = d.Track(&b.Packets[i], recs)
 		}
 	}
-	tr.Flush(flowscope.EndOfInput, nil)
+	recs = d.Flush(flowscope.EndOfInput, recs)
+	for _, r := range recs {
+		if h, ok := r.(*tlshello.Handshake); ok {
+			key := fmt.Sprintf("%s:%d>%s:%d", h.Conn.Orig.Addr(), h.Conn.Orig.Port(), h.Conn.Resp.Addr(), h.Conn.Resp.Port())
+			out[key] = append(out[key], h)
+		}
+	}
 	return out
 }
 

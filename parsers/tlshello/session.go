@@ -21,6 +21,7 @@ type sideState struct {
 }
 
 type session struct {
+	conn     *flowscope.Conn
 	side     [2]sideState
 	cur      *Handshake
 	out      []*Handshake
@@ -28,10 +29,7 @@ type session struct {
 	poisoned string
 }
 
-var (
-	_ flowscope.Poisoner = (*session)(nil)
-	_ flowscope.Doner    = (*session)(nil)
-)
+var _ flowscope.Doner = (*session)(nil)
 
 // Done reports whether the session reads nothing more of the connection:
 // it gave up on it, or both sides went encrypted (or lost their framing)
@@ -41,8 +39,8 @@ func (s *session) Done() bool {
 	return s.poisoned != "" || o.done && r.done && (o.app || o.ccs) && (r.app || r.ccs)
 }
 
-// Poisoned reports that the connection did not start with a TLS
-// handshake record.
+// Poisoned reports whether, and why, the connection was judged not to
+// start with a TLS handshake record (the session is then done).
 func (s *session) Poisoned() (string, bool) { return s.poisoned, s.poisoned != "" }
 
 // Data implements flowscope.SessionParser.
@@ -175,7 +173,7 @@ func (s *session) tls13Possible() bool {
 
 func (s *session) handshake() *Handshake {
 	if s.cur == nil {
-		s.cur = &Handshake{}
+		s.cur = &Handshake{Conn: s.conn}
 	}
 	return s.cur
 }

@@ -20,8 +20,8 @@ import (
 type Parser struct{}
 
 // NewSession returns a parser for one connection.
-func (Parser) NewSession(*flowscope.FlowRecord) flowscope.SessionParser[*Handshake] {
-	return &session{}
+func (Parser) NewSession(c *flowscope.Conn) flowscope.SessionParser[*Handshake] {
+	return &session{conn: c}
 }
 
 var _ flowscope.SessionFactory[*Handshake] = Parser{}
@@ -73,6 +73,8 @@ type Certificate struct {
 // HelloRetryRequest, or a renegotiation seen in the clear) starts a new
 // Handshake.
 type Handshake struct {
+	// Conn is the connection the handshake was seen on.
+	Conn   *flowscope.Conn
 	Client *ClientHello
 	Server *ServerHello
 	Certs  []Certificate

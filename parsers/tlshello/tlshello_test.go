@@ -138,7 +138,7 @@ func TestHandshakes(t *testing.T) {
 func TestNotTLS(t *testing.T) {
 	p := tlshello.Parser{}.NewSession(nil)
 	p.Data(flowscope.Orig, []byte("GET / HTTP/1.1\r\n\r\n"), 0, nil)
-	if _, poisoned := p.(flowscope.Poisoner).Poisoned(); !poisoned {
+	if _, poisoned := p.(poisoner).Poisoned(); !poisoned {
 		t.Error("HTTP was taken for TLS")
 	}
 }
@@ -291,3 +291,7 @@ func TestDoneAfterGap(t *testing.T) {
 		}
 	}
 }
+
+// poisoner is what the session's Poisoned method gives: whether, and
+// why, it gave up on the connection.
+type poisoner interface{ Poisoned() (string, bool) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/parsers"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -38,8 +40,12 @@ func runFlows(t *testing.T, ctx context.Context, src source.Source, workers int,
 	t.Helper()
 	var out bytes.Buffer
 	g := stage.New(nil)
-	events, _ := stage.TrackFlows(g, "track", stage.FromSource(g, "read", src), workers, cfg)
-	stage.To(g, "write", events, sink.NewZeek(&out))
+	tc := &stage.TrackConfig{Workers: workers}
+	if cfg != nil {
+		tc.Driver = *cfg
+	}
+	recs, _ := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, tc, stage.FromSource(g, "read", src))
+	stage.To(g, "write", recs, sink.NewLines(&out, &sink.ZeekJSON{}))
 	err := g.Run(ctx)
 	return out.String(), err
 }
@@ -51,12 +57,14 @@ func sortedLines(s string) []string {
 }
 
 // TestWorkerCountInvariance is a property test: for random captures,
-// every worker count from 1 to 8 gives the same multiset of records.
+// every worker count from 1 to 8 gives the same multiset of records,
+// with every parser on.
 func TestWorkerCountInvariance(t *testing.T) {
 	noLeaks(t)
 	// Short timeouts make idle expiry and flow splitting happen inside the
 	// captures, where shard clocks matter most.
-	cfg := &flowscope.Config{UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPEstablishedTimeout: 20 * time.Second}
+	cfg := &flowscope.Config{UDPTimeout: 3 * time.Second, TCPAttemptTimeout: 2 * time.Second, TCPEstablishedTimeout: 20 * time.Second,
+		Parsers: parsers.All()}
 	for seed := range uint64(6) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		pkts := packets(pcapgen.Random(rng, 50+rng.IntN(300), time.Duration(30+rng.IntN(300))*time.Second))
@@ -141,19 +149,60 @@ func TestReadErrorStillFlushes(t *testing.T) {
 	}
 }
 
-// TestCancelDoesNotFlush: cancellation stops without writing the open
-// flows.
+// TestCancelDoesNotFlush: cancelling a run with packets in flight and
+// flows open stops it promptly, with nothing flushed: the open flows get
+// no records (none ends as end_of_input) and stay open in the stats.
+// The source never ends, so only the cancellation can stop the run.
 func TestCancelDoesNotFlush(t *testing.T) {
 	noLeaks(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	pkts := packets(pcapgen.UDPExchange(cli, srv, t0, 3, 10, 10))
-	out, err := runFlows(t, ctx, source.NewMemory(pkts), 2, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Run = %v, want context.Canceled", err)
-	}
-	if out != "" {
-		t.Errorf("cancelled run wrote %q", out)
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint(workers, " workers"), func(t *testing.T) {
+			var n int
+			endless := source.Func(func(_ context.Context, b *source.Batch) error {
+				for range 64 { // a new UDP flow a packet
+					c := netip.AddrPortFrom(cli.Addr(), uint16(1024+n%60000))
+					p := flowscope.Packet{Data: pcapgen.UDP(c, srv, []byte("q")), Timestamp: t0.Add(time.Duration(n) * time.Microsecond), LinkType: flowkey.LinkEthernet}
+					p.Length = len(p.Data)
+					b.Append(p)
+					n++
+				}
+				return nil
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var writes int
+			var flushed []string
+			g := stage.New(nil)
+			recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: workers},
+				stage.FromSource(g, "read", endless))
+			stage.To(g, "write", recs, sink.Func[flowscope.Record](func(_ context.Context, rs []flowscope.Record) error {
+				for _, r := range rs {
+					if f := r.(*flowscope.FlowRecord); f.Reason == flowscope.EndOfInput {
+						flushed = append(flushed, f.UID())
+					}
+				}
+				if writes++; writes == 3 {
+					cancel() // packets in every channel, flows open in every shard
+				}
+				return nil
+			}))
+			done := make(chan error, 1)
+			go func() { done <- g.Run(ctx) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Run = %v, want context.Canceled", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return after the cancellation")
+			}
+			if len(flushed) > 0 {
+				t.Errorf("a cancelled run wrote %d records of flows flushed at the end of input", len(flushed))
+			}
+			if open, _ := stats.Open(); open == 0 {
+				t.Errorf("no flow open after the cancellation: the shards flushed them")
+			}
+		})
 	}
 }
 
@@ -164,8 +213,8 @@ func TestPipelineAllocationsPerPacket(t *testing.T) {
 	for _, w := range []int{1, 3} {
 		allocs := testing.AllocsPerRun(3, func() {
 			g := stage.New(nil)
-			events, _ := stage.TrackFlows(g, "track", stage.FromSource(g, "read", source.NewMemory(pkts)), w, nil)
-			stage.To(g, "discard", events, sink.Func[flowscope.FlowEvent](func(context.Context, []flowscope.FlowEvent) error { return nil }))
+			recs, _ := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: w}, stage.FromSource(g, "read", source.NewMemory(pkts)))
+			stage.Drop(g, "discard", recs)
 			if err := g.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}

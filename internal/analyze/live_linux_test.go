@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/analyze"
+	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/netns"
 	"github.com/flowscope-go/flowscope/internal/syncbuf"
 	"github.com/flowscope-go/flowscope/source"
@@ -37,7 +37,7 @@ func TestLiveTimersRunWithoutPackets(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := analyze.RunLive(context.Background(), []source.Source{lives[0]}, &out,
-			analyze.Options{Tracker: &flowscope.Config{UDPTimeout: time.Second}})
+			analyze.Options{Driver: &flowscope.Config{UDPTimeout: time.Second}})
 		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)

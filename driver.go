@@ -1,0 +1,157 @@
+package flowscope
+
+import "github.com/flowscope-go/flowscope/flowkey"
+
+// Driver turns packets into records, one packet at a time, with no
+// goroutines: it tracks bidirectional flows keyed by K, reassembles each
+// TCP connection's two byte streams, puts them in causal order, and runs
+// the configured parsers on them (session parsers on TCP connections,
+// datagram parsers on UDP flows). Each call appends to its out slice the
+// records it completed, in the order they were completed: a parser's
+// records as it makes them, and a flow's conn record (*FlowRecord) when
+// the flow ends, after the last records of its parsers. The same input
+// gives the same records in the same order.
+//
+// Streams are reassembled even when no parser reads them, as Zeek does,
+// so that conn records count the bytes missing from them. Parsers and
+// reassembly are meant for 5-tuple keys (flowkey.FiveTupleExtractor):
+// with other keys a flow may hold several connections.
+//
+// The zero Driver is not usable; see NewDriver. A Driver is not safe for
+// concurrent use: give each goroutine (each shard) its own.
+type Driver[K Key] struct {
+	t         *tracker[K]
+	sessions  []Parser
+	datagrams []Parser
+	out       []Record // the slice being appended to during a call
+}
+
+// NewDriver returns a Driver that keys flows with ext. A nil cfg means
+// all defaults and no parsers.
+func NewDriver[K Key](ext Extractor[K], cfg *Config) *Driver[K] {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	d := &Driver[K]{t: newTracker(ext, &c)}
+	for _, p := range c.Parsers {
+		if p.session != nil {
+			d.sessions = append(d.sessions, p)
+		}
+		if p.datagram != nil {
+			d.datagrams = append(d.datagrams, p)
+		}
+	}
+	d.t.newStream = d.newStream
+	if len(d.datagrams) > 0 {
+		d.t.newDatagram = d.newDatagram
+	}
+	d.t.ended = d.ended
+	return d
+}
+
+// Track accounts one packet and appends the records it completed to out.
+// It allocates nothing for a packet of a known flow that completes no
+// record. The packet's bytes are not kept.
+func (d *Driver[K]) Track(p *Packet, out []Record) []Record {
+	d.out = out
+	d.t.track(p)
+	return d.take()
+}
+
+// TrackDecoded is Track for a packet already decoded: dec and err are
+// what flowkey.Decoder.Decode returned for p's link type and data, which
+// dec still points into. A stage that reads packets can decode them on
+// its own core, while they are in its cache, and leave the Driver only
+// this. The Driver reads dec and does not keep it.
+func (d *Driver[K]) TrackDecoded(p *Packet, dec *flowkey.Decoded, err error, out []Record) []Record {
+	d.out = out
+	d.t.trackDecoded(p, dec, err)
+	return d.take()
+}
+
+// Advance moves the clock to now (Unix ns) if it is later, and appends
+// the records of flows that have timed out by then. A stream runtime
+// calls it with the input's watermark so that timers fire even on a shard
+// that receives no packets; live capture calls it with wall time.
+func (d *Driver[K]) Advance(now int64, out []Record) []Record {
+	d.out = out
+	d.t.advance(now)
+	return d.take()
+}
+
+// Flush ends every open flow and appends the records that completes,
+// oldest flow first. Flows that had already timed out by the clock end
+// with their timeout reason, finished TCP connections with EndFIN or
+// EndRST, the rest with reason (EndOfInput or EndShutdown).
+func (d *Driver[K]) Flush(reason EndReason, out []Record) []Record {
+	d.out = out
+	d.t.flush(reason)
+	return d.take()
+}
+
+func (d *Driver[K]) take() []Record {
+	out := d.out
+	d.out = nil
+	return out
+}
+
+// Stats returns the Driver's counters.
+func (d *Driver[K]) Stats() Stats { return d.t.Stats() }
+
+// Len returns the number of open flows.
+func (d *Driver[K]) Len() int { return d.t.table.count }
+
+// Buffered returns the out-of-order bytes held for TCP reassembly now,
+// across all connections; it never exceeds Config.ReassemblyBudget.
+func (d *Driver[K]) Buffered() int { return d.t.reasm.used }
+
+// Now returns the Driver's clock: the highest packet time seen or
+// advanced to, in Unix nanoseconds.
+func (d *Driver[K]) Now() int64 { return d.t.now }
+
+// newStream gives a new TCP connection its session parsers, fed in
+// causal order; a connection no parser wants is reassembled for its
+// statistics alone.
+func (d *Driver[K]) newStream(rec *FlowRecord) streamHandler {
+	if len(d.sessions) == 0 {
+		return discard{}
+	}
+	c := ConnOf(rec)
+	var buf [4]streamHandler
+	hs := buf[:0]
+	for _, p := range d.sessions {
+		if h := p.session(c, &d.out); h != nil {
+			hs = append(hs, h)
+		}
+	}
+	if len(hs) == 0 {
+		return discard{}
+	}
+	return newOrderer(newTeeStreams(hs))
+}
+
+// newDatagram gives a new UDP flow its datagram parsers.
+func (d *Driver[K]) newDatagram(rec *FlowRecord) datagramHandler {
+	c := ConnOf(rec)
+	var hs teeDatagrams
+	for _, p := range d.datagrams {
+		if h := p.datagram(c, &d.out); h != nil {
+			hs = append(hs, h)
+		}
+	}
+	switch len(hs) {
+	case 0:
+		return nil
+	case 1:
+		return hs[0]
+	}
+	return hs
+}
+
+// ended appends a flow's final record.
+func (d *Driver[K]) ended(r *FlowRecord) {
+	rec := new(FlowRecord)
+	*rec = *r
+	d.out = append(d.out, rec)
+}

@@ -1,0 +1,209 @@
+package flowscope
+
+import (
+	"time"
+
+	"github.com/flowscope-go/flowscope/flowkey"
+)
+
+// idleReason is the end reason of a flow that timed out in its class.
+func (t *tracker[K]) idleReason(e *entry[K]) EndReason {
+	if e.rec.class == classTCPClosed {
+		if tcp := t.tcpOf(e); tcp[Orig].state == tcpReset || tcp[Resp].state == tcpReset {
+			return EndRST
+		}
+		return EndFIN
+	}
+	return EndIdle
+}
+
+// end finalises flow idx with reason: it flushes the flow's streams,
+// ends its handler, and gives its final record to ended.
+func (t *tracker[K]) end(idx int32, reason EndReason) {
+	e := t.flows.at(idx)
+	t.unlink(idx)
+	remove(&t.table, &t.flows, idx, e.key.Hash())
+	t.free = append(t.free, idx)
+	if e.rec.sid != 0 && t.strm[e.rec.sid-1] != nil {
+		t.reasm.finish(reasmConn{st: t.strm[e.rec.sid-1], rec: &e.rec, tcp: t.tcpOf(e)}, e.rec.Last)
+	}
+	r := &t.scratch
+	t.record(idx, e, r)
+	r.Reason = reason
+	if t.parents != nil {
+		delete(t.parents, idx)
+	}
+	if t.addrs != nil {
+		delete(t.addrs, idx)
+	}
+	if len(t.carries) != 0 {
+		delete(t.carries, idx)
+	}
+	t.links.unref(e.rec.link)
+	switch r.Proto {
+	case flowkey.ProtoTCP:
+		var o, s *sideState
+		if e.rec.tcp != 0 {
+			o, s = &t.tcpOf(e)[Orig], &t.tcpOf(e)[Resp]
+		} else {
+			o, s = &sideState{}, &sideState{}
+		}
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = o.size(), s.size()
+		r.State = tcpConnState(o, s, r.Stats[Orig].Bytes == 0 && r.Stats[Resp].Bytes == 0, &r.History)
+	case flowkey.ProtoUDP:
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
+		oa, ra := r.Stats[Orig].Packets > 0, r.Stats[Resp].Packets > 0
+		switch {
+		case oa && ra:
+			r.State = StateSF
+		case oa:
+			r.State = StateS0
+		case ra:
+			r.State = StateSHR
+		default:
+			r.State = StateOTH
+		}
+	default:
+		r.Stats[Orig].Bytes, r.Stats[Resp].Bytes = r.Stats[Orig].PayloadBytes, r.Stats[Resp].PayloadBytes
+		r.State = StateOTH
+	}
+	if e.rec.sid != 0 {
+		if st := t.strm[e.rec.sid-1]; st != nil {
+			st.h.End(r)
+		} else {
+			t.dgram[e.rec.sid-1].End(r)
+		}
+		t.detach(e)
+	}
+	if e.rec.tcp != 0 {
+		t.tcps.release(e.rec.tcp - 1)
+		e.rec.tcp = 0
+	}
+	if t.ended != nil {
+		t.ended(r)
+	}
+}
+
+// evict ends the least recently seen flow across all classes.
+func (t *tracker[K]) evict() {
+	victim := int32(none)
+	for c := range t.lists {
+		h := t.lists[c].head
+		if h != none && (victim == none || t.flows.at(h).rec.Last < t.flows.at(victim).rec.Last) {
+			victim = h
+		}
+	}
+	if victim == none {
+		return
+	}
+	t.stats.Evicted++
+	t.end(victim, EndEvicted)
+}
+
+// maybeScan looks for idle flows once per scanInterval of packet time.
+// The check is kept apart from the scan so that it inlines.
+func (t *tracker[K]) maybeScan() {
+	if t.now >= t.nextScan {
+		t.scan()
+	}
+}
+
+func (t *tracker[K]) scan() {
+	t.nextScan = t.now + scanInterval
+	t.expire(t.now)
+}
+
+// expire ends every flow idle for longer than its class's timeout at now.
+// Lists are ordered by linkedAt, which is never earlier than a flow's
+// last packet when stamped and trails it by less than a second after; a
+// head that is not idle after all is moved to the tail, so the scan stops
+// at the first flow stamped within the timeout.
+func (t *tracker[K]) expire(now int64) {
+	for c := range t.lists {
+		timeout := t.timeouts[c]
+		for h := t.lists[c].head; h != none; h = t.lists[c].head {
+			e := t.flows.at(h)
+			if now-int64(e.rec.linkedAt)*int64(time.Second) <= timeout {
+				break
+			}
+			if now-e.rec.Last > timeout {
+				t.end(h, t.idleReason(e))
+				continue
+			}
+			t.unlink(h)
+			t.pushBack(h, e.rec.Last)
+		}
+	}
+}
+
+// advance moves the clock to now (Unix ns) if it is later, and ends the
+// flows that have timed out by then.
+func (t *tracker[K]) advance(now int64) {
+	if now > t.now {
+		t.now = now
+	}
+	t.expire(t.now)
+}
+
+// flush ends every open flow, oldest first. Flows that had already timed
+// out by the clock end with their timeout reason, finished TCP
+// connections with EndFIN or EndRST, the rest with reason.
+func (t *tracker[K]) flush(reason EndReason) {
+	t.defrag.Flush()
+	t.expire(t.now)
+	for c := range t.lists {
+		for h := t.lists[c].head; h != none; h = t.lists[c].head {
+			e := t.flows.at(h)
+			r := reason
+			if c == classTCPClosed || t.now-e.rec.Last > t.timeouts[c] {
+				r = t.idleReason(e)
+			}
+			t.end(h, r)
+		}
+	}
+}
+
+func (t *tracker[K]) unlink(idx int32) {
+	e := t.flows.at(idx)
+	l := &t.lists[e.rec.class]
+	if e.prev != none {
+		t.flows.at(e.prev).next = e.next
+	} else if l.head == idx {
+		l.head = e.next
+	}
+	if e.next != none {
+		t.flows.at(e.next).prev = e.prev
+	} else if l.tail == idx {
+		l.tail = e.prev
+	}
+	e.prev, e.next = none, none
+}
+
+// pushBack places idx at the tail of its class list, stamped at the
+// later of at (rounded up to a second) and the current tail's stamp, so
+// the list stays ordered and a stamp is never earlier than the flow's
+// last packet.
+func (t *tracker[K]) pushBack(idx int32, at int64) {
+	e := t.flows.at(idx)
+	l := &t.lists[e.rec.class]
+	stamp := ceilSeconds(at)
+	e.prev, e.next = l.tail, none
+	if l.tail != none {
+		tail := t.flows.at(l.tail)
+		tail.next = idx
+		stamp = max(stamp, tail.rec.linkedAt)
+	} else {
+		l.head = idx
+	}
+	l.tail = idx
+	e.rec.linkedAt = stamp
+}
+
+// ceilSeconds returns ns (Unix nanoseconds) in whole seconds, rounded up;
+// 0 for times before 1970.
+func ceilSeconds(ns int64) uint32 {
+	if ns <= 0 {
+		return 0
+	}
+	return uint32((ns + int64(time.Second) - 1) / int64(time.Second))
+}
