@@ -12,7 +12,9 @@
 // included; and that every encoder of package sink writes the record:
 // Zeek JSON as one valid JSON object whose "_path" is the kind, whose
 // keys are the set fields in schema order, and whose values are of the
-// JSON kind the field's type calls for.
+// JSON kind the field's type calls for, and a record's hand-written
+// Zeek JSON (sink.ZeekJSONAppender, and the conn record's) byte for byte
+// as its schema and values give it.
 package recordtest
 
 import (
@@ -29,15 +31,15 @@ import (
 func Check(t testing.TB, recs ...flowscope.Record) {
 	t.Helper()
 	schemas := map[string]*flowscope.Schema{}
-	var enc sink.ZeekJSON
+	encs := [2]sink.ZeekJSON{{SchemaOnly: true}, {}}
 	for i, r := range recs {
-		if err := check(r, schemas, &enc); err != nil {
+		if err := check(r, schemas, &encs); err != nil {
 			t.Errorf("record %d (%T): %v", i, r, err)
 		}
 	}
 }
 
-func check(r flowscope.Record, schemas map[string]*flowscope.Schema, enc *sink.ZeekJSON) error {
+func check(r flowscope.Record, schemas map[string]*flowscope.Schema, encs *[2]sink.ZeekJSON) error {
 	s := r.Schema()
 	if s == nil || s.Kind == "" {
 		return fmt.Errorf("Schema() = %v: no kind", s)
@@ -82,7 +84,11 @@ func check(r flowscope.Record, schemas map[string]*flowscope.Schema, enc *sink.Z
 			}
 		}
 	}
-	return checkJSON(enc.Append(nil, r), s, vs)
+	b := encs[0].Append(nil, r)
+	if fast := encs[1].Append(nil, r); !bytes.Equal(fast, b) {
+		return fmt.Errorf("zeek JSON by hand differs from the schema's:\n  %s\n  %s", fast, b)
+	}
+	return checkJSON(b, s, vs)
 }
 
 // checkJSON checks a record's Zeek JSON against its schema and values.
