@@ -9,7 +9,7 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/conversation"
 	"github.com/flowscope-go/flowscope/flowkey"
-	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/source"
 )
 

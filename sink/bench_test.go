@@ -7,8 +7,8 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
-	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/parsers"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 )

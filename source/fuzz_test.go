@@ -7,7 +7,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/source"
 )
 

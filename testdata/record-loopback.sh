@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records real HTTP and DNS traffic on the loopback interface into
-# internal/sample/loopback-http-dns.pcap, the capture embedded in the
+# sample/loopback-http-dns.pcap, the capture embedded in the
 # flowscope command and used by tests. Real servers (nginx, dnsmasq) and
 # real clients (curl, dig) talk over IPv4 and IPv6; tcpdump records it.
 #
@@ -8,7 +8,7 @@
 # Run from the repository root:  sudo testdata/record-loopback.sh
 set -euo pipefail
 
-out=${1:-internal/sample/loopback-http-dns.pcap}
+out=${1:-sample/loopback-http-dns.pcap}
 need=()
 for p in tcpdump:tcpdump nginx:nginx dnsmasq:dnsmasq curl:curl dig:dnsutils; do
 	command -v "${p%%:*}" >/dev/null || need+=("${p##*:}")

@@ -26,7 +26,7 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/hugeheap"
-	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 )

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
-	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/sample"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

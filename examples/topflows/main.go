@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
-	"github.com/flowscope-go/flowscope/internal/sample"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -40,11 +39,8 @@ func main() {
 }
 
 func run(ctx context.Context, path string, n int) error {
-	var src source.Source
-	var err error
-	if path == "" {
-		src, err = source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
-	} else {
+	src, err := sample.Open()
+	if path != "" {
 		src, err = source.OpenFiles(path)
 	}
 	if err != nil {

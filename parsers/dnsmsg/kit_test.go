@@ -11,9 +11,9 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
-	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
 	"github.com/flowscope-go/flowscope/parsers/parsertest"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/source"
 )
 

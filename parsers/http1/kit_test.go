@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/flowscope-go/flowscope"
-	"github.com/flowscope-go/flowscope/internal/sample"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/parsers/parsertest"
+	"github.com/flowscope-go/flowscope/sample"
 	"github.com/flowscope-go/flowscope/source"
 )
 
