@@ -17,7 +17,7 @@ func BenchmarkTrack(b *testing.B) {
 	gen := pcapgen.Random(rand.New(rand.NewPCG(7, 7)), 3000, 2*time.Minute)
 	pkts := make([]flowscope.Packet, len(gen))
 	for i, p := range gen {
-		pkts[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pkts[i] = flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 	}
 	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	evs := make([]flowscope.Record, 0, 4096)

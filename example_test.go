@@ -24,7 +24,7 @@ func ExampleDriver() {
 	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	var recs []flowscope.Record
 	for _, f := range frames {
-		p := flowscope.Packet{Data: f.Data, Timestamp: f.TS, Length: len(f.Data), LinkType: flowkey.LinkEthernet}
+		p := flowscope.Packet{Data: f.Data, Time: f.TS.UnixNano(), Length: len(f.Data), LinkType: flowkey.LinkEthernet}
 		recs = d.Track(&p, recs)
 	}
 	recs = d.Flush(flowscope.EndOfInput, recs)
@@ -50,7 +50,7 @@ func ExampleExtractor() {
 	for i := range 3 {
 		src := netip.AddrPortFrom(a.Addr(), a.Port()+uint16(i)) // a new source port each time
 		for _, f := range pcapgen.UDPExchange(src, b, t0.Add(time.Duration(i)*time.Second), 1, 40, 80) {
-			p := flowscope.Packet{Data: f.Data, Timestamp: f.TS, LinkType: flowkey.LinkEthernet}
+			p := flowscope.Packet{Data: f.Data, Time: f.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 			recs = d.Track(&p, recs)
 		}
 	}
@@ -147,7 +147,7 @@ func ExampleSession() {
 	}})
 	var recs []flowscope.Record
 	for _, f := range frames {
-		p := flowscope.Packet{Data: f.Data, Timestamp: f.TS, Length: len(f.Data), LinkType: flowkey.LinkEthernet}
+		p := flowscope.Packet{Data: f.Data, Time: f.TS.UnixNano(), Length: len(f.Data), LinkType: flowkey.LinkEthernet}
 		recs = d.Track(&p, recs)
 	}
 	recs = d.Flush(flowscope.EndOfInput, recs)

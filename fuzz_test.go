@@ -85,7 +85,7 @@ func checkDriver(t *testing.T, in []byte) []FlowRecord {
 		in = in[3:]
 		n = min(n, len(in))
 		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-		p := Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+		p := Packet{Data: in[:n], Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
 		recs = d.Track(&p, recs)
 		in = in[n:]
 	}
@@ -164,7 +164,7 @@ func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) [
 		in = in[3:]
 		n = min(n, len(in))
 		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-		p := Packet{Data: in[:n], Timestamp: ts, LinkType: flowkey.LinkEthernet}
+		p := Packet{Data: in[:n], Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
 		in = in[n:]
 		if tr.Len() > 4 {

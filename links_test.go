@@ -46,7 +46,7 @@ func TestLinksInterned(t *testing.T) {
 			orig, resp = resp, orig
 		}
 		f := frame(i, src.String(), dst.String(), flags, vlan)
-		p := Packet{Data: f, Timestamp: t0.Add(time.Duration(i) * time.Millisecond), Length: len(f), LinkType: flowkey.LinkEthernet}
+		p := Packet{Data: f, Time: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Length: len(f), LinkType: flowkey.LinkEthernet}
 		evs = d.Track(&p, evs)
 		distinct[[3]any{orig, resp, vlan}] = true
 		want[uint16(i)] = FlowRecord{VLAN: vlan, IPVersion: 4, Orig: Endpoint{MAC: orig}, Resp: Endpoint{MAC: resp}}

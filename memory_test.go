@@ -70,7 +70,7 @@ func flowMemory(b *testing.B, proto string, n int) float64 {
 				addr = 30
 			}
 			f[addr+1], f[addr+2], f[addr+3] = byte(i>>16), byte(i>>8), byte(i)
-			p := Packet{Data: f, Timestamp: t0.Add(time.Duration(i) * time.Microsecond), Length: len(f), LinkType: flowkey.LinkEthernet}
+			p := Packet{Data: f, Time: t0.Add(time.Duration(i) * time.Microsecond).UnixNano(), Length: len(f), LinkType: flowkey.LinkEthernet}
 			tr.track(&p)
 		}
 	}

@@ -1,10 +1,6 @@
 package flowscope
 
-import (
-	"time"
-
-	"github.com/flowscope-go/flowscope/flowkey"
-)
+import "github.com/flowscope-go/flowscope/flowkey"
 
 // Packet is one captured frame.
 type Packet struct {
@@ -13,8 +9,8 @@ type Packet struct {
 	// single packet, until the call it was passed to returns). Copy what
 	// you keep.
 	Data []byte
-	// Timestamp is the capture time.
-	Timestamp time.Time
+	// Time is the capture time, in Unix nanoseconds.
+	Time int64
 	// Length is the frame's original length on the wire; Data may be
 	// shorter when the capture was cut by the snap length.
 	Length int

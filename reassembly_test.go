@@ -87,7 +87,7 @@ func reassembleAll(t testing.TB, pkts []pcapgen.Packet, cfg testConfig) *collect
 	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &cfg)
 	var evs []FlowRecord
 	for _, p := range pkts {
-		pk := Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pk := Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pk, evs[:0])
 	}
 	tr.Flush(EndOfInput, evs[:0])
@@ -205,7 +205,7 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 	})
 	for _, p := range pkts {
 		count++
-		pkt := Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pkt := Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		tr.Track(&pkt, nil)
 	}
 	if gapAt != len(pkts) {
@@ -262,7 +262,7 @@ func TestReassemblyAckPastHoleDeclaresIt(t *testing.T) {
 				NewStream: func(*FlowRecord) streamHandler { return col },
 			})
 			for _, p := range pkts {
-				pkt := Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+				pkt := Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 				tr.Track(&pkt, nil)
 			}
 			// Nothing more comes: what is delivered now is what the
@@ -384,7 +384,7 @@ func TestReassemblyInOrderZeroAllocs(t *testing.T) {
 	gen := conversation(data, segs, 1)
 	pkts := make([]Packet, len(gen))
 	for i, p := range gen {
-		pkts[i] = Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pkts[i] = Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 	}
 	var n uint64
 	h := streamFuncs{OnChunk: func(c *chunk) { n += uint64(len(c.Bytes)) }}
@@ -438,7 +438,7 @@ func TestReassemblyGlobalBudget(t *testing.T) {
 			for f := range flows {
 				c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(f >> 16), byte(f >> 8), byte(f)}), 5000)
 				frame := pcapgen.TCP(c, srv, uint32(1+k*segSize), 1, pcapgen.ACK, payload)
-				p := Packet{Data: frame, Timestamp: ts, LinkType: flowkey.LinkEthernet}
+				p := Packet{Data: frame, Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
 				tr.Track(&p, nil)
 				if tr.Buffered() > budget {
 					t.Fatalf("holding %d out-of-order bytes, budget %d", tr.Buffered(), budget)
@@ -590,7 +590,7 @@ func TestDoneHandlerGetsNoMoreChunks(t *testing.T) {
 		tr := newTestTracker(flowkey.FiveTupleExtractor{}, &cfg)
 		var evs []FlowRecord
 		for _, p := range pkts {
-			pk := Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+			pk := Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 			evs = tr.Track(&pk, evs)
 		}
 		tr.Flush(EndOfInput, evs)

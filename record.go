@@ -34,7 +34,7 @@ type SideStats struct {
 
 // StreamStats counts what stream reassembly did with one side of a TCP
 // connection. It is filled when the tracker reassembles TCP streams
-// (Config.NewStream); zero otherwise.
+// (a Driver always does); zero otherwise.
 type StreamStats struct {
 	// Bytes were delivered in order; GapBytes were declared missing.
 	Bytes, GapBytes uint64
@@ -218,8 +218,8 @@ type FlowRecord struct {
 	// History is Zeek's history string.
 	History History
 	// MissedBytes counts bytes known to be missing from the TCP streams
-	// (the sum of both sides' Streams[].GapBytes). It is filled by stream
-	// reassembly; flow tracking alone leaves it 0.
+	// (the sum of both sides' Streams[].GapBytes), as stream reassembly
+	// found them.
 	MissedBytes uint64
 	// Streams is indexed by Side; see StreamStats.
 	Streams [2]StreamStats
@@ -227,9 +227,6 @@ type FlowRecord struct {
 	// the flow's first packet came through; zero when none.
 	TunnelParent [18]byte
 }
-
-// StartTime returns the time of the first packet.
-func (r *FlowRecord) StartTime() time.Time { return time.Unix(0, r.First) }
 
 // Duration returns the time between the first and last packets.
 func (r *FlowRecord) Duration() time.Duration { return time.Duration(r.Last - r.First) }

@@ -70,7 +70,7 @@ func (t *testTracker[K]) take(out []FlowRecord) []FlowRecord {
 func (t *testTracker[K]) trackAll(pkts []pcapgen.Packet) []FlowRecord {
 	var recs []FlowRecord
 	for _, p := range pkts {
-		pk := Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pk := Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		recs = t.Track(&pk, recs)
 	}
 	return t.Flush(EndOfInput, recs)

@@ -132,7 +132,7 @@ func (t *tracker[K]) track(p *Packet) {
 // still points into. The tracker reads d and does not keep it.
 func (t *tracker[K]) trackDecoded(p *Packet, d *flowkey.Decoded, err error) {
 	t.stats.Packets++
-	ts := p.Timestamp.UnixNano()
+	ts := p.Time
 	if ts > t.now {
 		t.now = ts
 	}

@@ -31,7 +31,7 @@ func runTracker(t *testing.T, cfg *flowscope.Config, pkts []pcapgen.Packet) (*fl
 	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, cfg)
 	var evs []flowscope.Record
 	for _, p := range pkts {
-		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pkt := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pkt, evs)
 	}
 	evs = tr.Flush(flowscope.EndOfInput, evs)
@@ -182,7 +182,7 @@ func TestTrackerCountsPast32Bits(t *testing.T) {
 	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	var evs []flowscope.Record
 	track := func(data []byte, ts time.Time) {
-		p := flowscope.Packet{Data: data, Timestamp: ts, Length: len(data), LinkType: flowkey.LinkEthernet}
+		p := flowscope.Packet{Data: data, Time: ts.UnixNano(), Length: len(data), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
 	}
 	for i := range n {
@@ -237,7 +237,7 @@ func TestTrackerIdleExpiryWithoutLookup(t *testing.T) {
 	other := netip.MustParseAddrPort("10.0.0.9:9999")
 	pkts := append(pcapgen.UDPExchange(cli, srv, t0, 1, 10, 10), pcapgen.UDPExchange(other, srv, t0.Add(90*time.Second), 1, 10, 10)...)
 	for _, p := range pkts {
-		pkt := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pkt := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pkt, evs)
 	}
 	if len(evs) != 1 || flows(evs)[0].Reason != flowscope.EndIdle {
@@ -292,7 +292,7 @@ func TestTrackerCountsSkippedPackets(t *testing.T) {
 		{flowkey.LinkEthernet, pcapgen.UDP(cli, srv, []byte("ok"))},
 	}
 	for _, f := range frames {
-		p := flowscope.Packet{Data: f.data, Timestamp: t0, LinkType: f.lt}
+		p := flowscope.Packet{Data: f.data, Time: t0.UnixNano(), LinkType: f.lt}
 		tr.Track(&p, nil)
 	}
 	st := tr.Stats()
@@ -307,7 +307,7 @@ func TestTrackerZeroAllocsPerPacket(t *testing.T) {
 	evs := make([]flowscope.Record, 0, 16)
 	var ps []flowscope.Packet
 	for _, p := range pkts[:len(pkts)-3] { // leave the teardown out: the flow stays open
-		ps = append(ps, flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet})
+		ps = append(ps, flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet})
 	}
 	tr.Track(&ps[0], evs[:0])
 	i := 0
@@ -356,7 +356,7 @@ func TestTrackerMACPairCountsNonIP(t *testing.T) {
 	tr := flowscope.NewDriver(flowkey.MACPairExtractor{}, nil)
 	var evs []flowscope.Record
 	for i := range 3 {
-		p := flowscope.Packet{Data: arp, Timestamp: t0.Add(time.Duration(i) * time.Second), LinkType: flowkey.LinkEthernet}
+		p := flowscope.Packet{Data: arp, Time: t0.Add(time.Duration(i) * time.Second).UnixNano(), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&p, evs)
 	}
 	evs = tr.Flush(flowscope.EndOfInput, evs)
@@ -379,7 +379,7 @@ func TestExtractorFunc(t *testing.T) {
 	for i := range 3 {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, 9, byte(i)}), 30000)
 		for _, p := range pcapgen.TCPConn(pcapgen.Conn{Client: c, Server: srv, Start: t0.Add(time.Duration(i) * time.Minute), Exchanges: 1, ReqSize: 1, RespSize: 1}) {
-			pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+			pk := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 			evs = tr.Track(&pk, evs)
 		}
 	}
@@ -429,7 +429,7 @@ func TestRecordEndpointsEveryKeyKind(t *testing.T) {
 	for _, first := range []string{"SYN", "SYN-ACK"} {
 		var pkts []flowscope.Packet
 		add := func(f []byte, i int) {
-			pkts = append(pkts, flowscope.Packet{Data: f, Timestamp: t0.Add(time.Duration(i) * time.Millisecond), LinkType: flowkey.LinkEthernet})
+			pkts = append(pkts, flowscope.Packet{Data: f, Time: t0.Add(time.Duration(i) * time.Millisecond).UnixNano(), LinkType: flowkey.LinkEthernet})
 		}
 		if first == "SYN" {
 			add(pcapgen.TCP(cli, srv, 1, 0, pcapgen.SYN, nil), 0)
@@ -497,7 +497,7 @@ func TestTrackDecodedMatchesTrack(t *testing.T) {
 	var d flowkey.Decoded
 	var want, got []flowscope.Record
 	for _, f := range frames {
-		p := flowscope.Packet{Data: f.data, Timestamp: f.ts, Length: len(f.data), LinkType: f.lt}
+		p := flowscope.Packet{Data: f.data, Time: f.ts.UnixNano(), Length: len(f.data), LinkType: f.lt}
 		want = self.Track(&p, want)
 		err := dec.Decode(p.LinkType, p.Data, &d)
 		before := d
@@ -580,7 +580,7 @@ func TestHandlersOfMixedProtocolFlow(t *testing.T) {
 			tr := flowscope.NewDriver(flowkey.IPPairExtractor{}, cfg)
 			var evs []flowscope.Record
 			for i, f := range tc.frames {
-				p := flowscope.Packet{Data: f, Timestamp: base.Add(time.Duration(i) * time.Millisecond), Length: len(f), LinkType: flowkey.LinkEthernet}
+				p := flowscope.Packet{Data: f, Time: base.Add(time.Duration(i) * time.Millisecond).UnixNano(), Length: len(f), LinkType: flowkey.LinkEthernet}
 				evs = tr.Track(&p, evs)
 			}
 			evs = tr.Flush(flowscope.EndOfInput, evs)

@@ -127,7 +127,7 @@ func BenchmarkReassembly(b *testing.B) {
 				tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, cfg)
 				evs := make([]flowscope.Record, 0, 16)
 				for i, f := range in.frames {
-					p := flowscope.Packet{Data: f, Timestamp: in.times[i], Length: len(f), LinkType: flowkey.LinkEthernet}
+					p := flowscope.Packet{Data: f, Time: in.times[i].UnixNano(), Length: len(f), LinkType: flowkey.LinkEthernet}
 					evs = tr.Track(&p, evs[:0])
 				}
 				tr.Flush(flowscope.EndOfInput, evs[:0])

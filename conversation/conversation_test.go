@@ -39,7 +39,7 @@ func events(t *testing.T, pkts []pcapgen.Packet) []string {
 		Parsers: []flowscope.Parser{flowscope.Session(conversation.Parser{})}})
 	var recs []flowscope.Record
 	for _, p := range pkts {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pk := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		recs = d.Track(&pk, recs)
 	}
 	recs = d.Flush(flowscope.EndOfInput, recs)

@@ -1,8 +1,15 @@
-// Package sink delivers events out of a pipeline: encoders and writers
-// (JSON Lines with Zeek's field names), fan-out to several sinks at once,
-// and channel and callback sinks for Go programs.
+// Package sink delivers records out of a pipeline: encoders that write
+// any flowscope.Record in a format (ZeekJSON: Zeek's JSON logs), Lines
+// that writes encoded records one a line, Transcripts that writes TCP
+// conversations to files, Pcap that saves packets, fan-out to several
+// sinks at once (Tee), and channel and callback sinks for Go programs.
 //
-// A Sink receives batches of events from one goroutine (the stage that
+// Encoders know formats, not record types: a record describes itself
+// (its Schema and its Values), so a user's parser's records are written
+// like the built-in ones. Built-in records may have hand-written
+// encodings for speed, held to their schemas by package recordtest.
+//
+// A Sink receives batches of items from one goroutine (the stage that
 // drives it). Items are valid only during Write: a sink that keeps an
-// event copies it.
+// item that is not a record copies it.
 package sink

@@ -106,7 +106,7 @@ func (p *Pcap) write(pkt *flowscope.Packet) error {
 		}
 	}
 	var h [16]byte
-	ns := pkt.Timestamp.UnixNano()
+	ns := pkt.Time
 	binary.LittleEndian.PutUint32(h[0:], uint32(ns/1e9))
 	binary.LittleEndian.PutUint32(h[4:], uint32(ns%1e9))
 	binary.LittleEndian.PutUint32(h[8:], uint32(len(pkt.Data)))

@@ -30,7 +30,7 @@ func TestPcapRotatesAndReadsBack(t *testing.T) {
 	var sent []flowscope.Packet
 	for i := range 300 {
 		data := pcapgen.UDP(netip.MustParseAddrPort("10.0.0.1:1000"), netip.MustParseAddrPort("10.0.0.2:53"), make([]byte, i%90))
-		p := flowscope.Packet{Data: data, Timestamp: t0.Add(time.Duration(i) * 1001), Length: len(data) + i%3, LinkType: flowkey.LinkEthernet}
+		p := flowscope.Packet{Data: data, Time: t0.Add(time.Duration(i) * 1001).UnixNano(), Length: len(data) + i%3, LinkType: flowkey.LinkEthernet}
 		sent = append(sent, p)
 	}
 	if err := w.Write(context.Background(), sent[:100]); err != nil {
@@ -73,8 +73,8 @@ func TestPcapRotatesAndReadsBack(t *testing.T) {
 	}
 	for i := range sent {
 		g, s := got[i], sent[i]
-		if !g.Timestamp.Equal(s.Timestamp) || g.Length != s.Length || string(g.Data) != string(s.Data) || g.LinkType != s.LinkType {
-			t.Fatalf("packet %d: got %v len %d, want %v len %d", i, g.Timestamp, g.Length, s.Timestamp, s.Length)
+		if g.Time != s.Time || g.Length != s.Length || string(g.Data) != string(s.Data) || g.LinkType != s.LinkType {
+			t.Fatalf("packet %d: got %v len %d, want %v len %d", i, g.Time, g.Length, s.Time, s.Length)
 		}
 	}
 	if w.Packets() != 300 {
@@ -88,7 +88,7 @@ func TestPcapRefusesMixedLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	eth := flowscope.Packet{Data: make([]byte, 60), Timestamp: time.Unix(1, 0), Length: 60, LinkType: flowkey.LinkEthernet}
+	eth := flowscope.Packet{Data: make([]byte, 60), Time: 1e9, Length: 60, LinkType: flowkey.LinkEthernet}
 	raw := eth
 	raw.LinkType = flowkey.LinkRaw
 	if err := w.WritePacket(&eth); err != nil {

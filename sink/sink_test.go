@@ -26,7 +26,7 @@ func records(t *testing.T) []flowscope.Record {
 	tr := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
 	var evs []flowscope.Record
 	for _, p := range pkts {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pk := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		evs = tr.Track(&pk, evs)
 	}
 	return tr.Flush(flowscope.EndOfInput, evs)

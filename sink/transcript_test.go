@@ -52,7 +52,7 @@ func TestTranscripts(t *testing.T) {
 		}
 	}
 	for _, p := range all {
-		pk := flowscope.Packet{Data: p.Data, Timestamp: p.TS, LinkType: flowkey.LinkEthernet}
+		pk := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		recs = d.Track(&pk, recs[:0])
 		recs = slices.DeleteFunc(recs, func(r flowscope.Record) bool { _, ok := r.(*flowscope.FlowRecord); return ok })
 		write()

@@ -281,7 +281,7 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 		}
 		r.packets++
 		r.pos += 16 + int64(len(data))
-		p := flowscope.Packet{Timestamp: ci.Timestamp, Length: ci.Length, LinkType: r.ngLink(ci.InterfaceIndex), Interface: ci.InterfaceIndex}
+		p := flowscope.Packet{Time: ci.Timestamp.UnixNano(), Length: ci.Length, LinkType: r.ngLink(ci.InterfaceIndex), Interface: ci.InterfaceIndex}
 		if !b.put(p, data) {
 			r.pending, r.pendingPkt, r.pendingData = true, p, data
 			return true, nil

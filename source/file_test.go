@@ -85,7 +85,7 @@ func readAll(t *testing.T, src source.Source) (got, error) {
 		err := src.ReadBatch(context.Background(), &b)
 		for _, p := range b.Packets {
 			g.data = append(g.data, append([]byte(nil), p.Data...))
-			g.ts = append(g.ts, p.Timestamp)
+			g.ts = append(g.ts, time.Unix(0, p.Time).UTC())
 			g.lt = append(g.lt, p.LinkType)
 			g.ifc = append(g.ifc, p.Interface)
 		}
@@ -315,7 +315,7 @@ func TestMemory(t *testing.T) {
 	want := conn(150)
 	pkts := make([]flowscope.Packet, len(want))
 	for i, p := range want {
-		pkts[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		pkts[i] = flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 	}
 	mem := source.NewMemory(pkts)
 	g, err := readAll(t, mem)
@@ -334,7 +334,7 @@ func TestFuncSource(t *testing.T) {
 	i := 0
 	src := source.Func(func(ctx context.Context, b *source.Batch) error {
 		for ; i < len(want); i++ {
-			p := flowscope.Packet{Data: want[i].Data, Timestamp: want[i].TS, LinkType: flowkey.LinkEthernet}
+			p := flowscope.Packet{Data: want[i].Data, Time: want[i].TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 			if !b.Append(p) {
 				return nil
 			}
@@ -367,7 +367,7 @@ func TestSourcesKeepTheContract(t *testing.T) {
 	t.Run("Memory", func(t *testing.T) {
 		mem := make([]flowscope.Packet, len(pkts))
 		for i, p := range pkts {
-			mem[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+			mem[i] = flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 		}
 		sourcetest.Run(t, func(t *testing.T) source.Source { return source.NewMemory(mem) }, len(pkts))
 	})

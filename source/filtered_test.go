@@ -24,7 +24,7 @@ func TestFiltered(t *testing.T) {
 	web := pcapgen.TCP(ap("10.0.0.1:5001"), ap("10.0.0.2:80"), 1, 0, pcapgen.SYN, nil)
 	t0 := time.Unix(1_700_000_000, 0)
 	pkt := func(data []byte, lt flowkey.LinkType) flowscope.Packet {
-		return flowscope.Packet{Data: data, Timestamp: t0, Length: len(data), LinkType: lt}
+		return flowscope.Packet{Data: data, Time: t0.UnixNano(), Length: len(data), LinkType: lt}
 	}
 	var pkts []flowscope.Packet
 	for range 3000 { // more than a batch: some batches are all rejected

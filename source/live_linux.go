@@ -49,7 +49,7 @@ type Live struct {
 	// for packets captured before the kernel filter was attached.
 	user       *filter.Filter
 	userAlways bool
-	attachedAt time.Time
+	attachedAt int64 // Unix ns
 
 	stopped atomic.Bool
 	// readMu is held by ReadBatch, so that Close waits for it; closed is
@@ -147,7 +147,7 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 			if err := r.attach(prog); err != nil {
 				return fail(fmt.Errorf("attaching the filter: %w", err))
 			}
-			l.attachedAt = time.Now()
+			l.attachedAt = time.Now().UnixNano()
 		}
 		if c.Promiscuous && ifindex > 0 {
 			if err := r.promiscuous(ifindex); err != nil {
@@ -283,9 +283,9 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 		b.put(l.pending, l.pending.Data)
 	}
 	// The batch's age is read from packet times, which cost no call.
-	var first time.Time
+	var first int64
 	if len(b.Packets) > 0 {
-		first = b.Packets[0].Timestamp
+		first = b.Packets[0].Time
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -313,7 +313,7 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 			}
 			continue
 		}
-		ts := time.Unix(int64(hdr.Sec), int64(hdr.Nsec))
+		ts := int64(hdr.Sec)*1e9 + int64(hdr.Nsec)
 		length := int(hdr.Len)
 		copied := false
 		if !l.dgram && hdr.Status&unix.TP_STATUS_VLAN_VALID != 0 && len(data) >= 12 {
@@ -327,11 +327,11 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 			l.scratch = append(l.scratch, data[12:]...)
 			data, length, copied = l.scratch, length+4, true
 		}
-		if l.user != nil && (l.userAlways || !ts.After(l.attachedAt)) && !l.user.Match(data) {
+		if l.user != nil && (l.userAlways || ts <= l.attachedAt) && !l.user.Match(data) {
 			l.rejected.Add(1)
 			continue
 		}
-		p := flowscope.Packet{Data: data, Timestamp: ts, Length: length, LinkType: l.link, Interface: l.ifindexOf(hdr)}
+		p := flowscope.Packet{Data: data, Time: ts, Length: length, LinkType: l.link, Interface: l.ifindexOf(hdr)}
 		l.packets.Add(1)
 		l.bytes.Add(uint64(len(data)))
 		if copied {
@@ -350,7 +350,7 @@ func (l *Live) ReadBatch(ctx context.Context, b *Batch) error {
 		}
 		if len(b.Packets) == 1 {
 			first = ts
-		} else if ts.Sub(first) >= l.cfg.MaxDelay {
+		} else if time.Duration(ts-first) >= l.cfg.MaxDelay {
 			return nil
 		}
 		if len(b.Packets) == cap(b.Packets) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -132,7 +131,7 @@ func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
 				frac *= 1000
 			}
 			b.Packets = append(b.Packets, flowscope.Packet{
-				Timestamp: time.Unix(sec, frac).UTC(), Length: wire, LinkType: r.link,
+				Time: sec*1e9 + frac, Length: wire, LinkType: r.link,
 				Data: data[pos+16 : end : end],
 			})
 			fr.packets++

@@ -99,8 +99,8 @@ func TestPcapRecordsAcrossBatches(t *testing.T) {
 					if !c.nano {
 						ts = ts.Truncate(time.Microsecond)
 					}
-					if !bytes.Equal(p.Data, want.data) || p.Length != want.wire || !p.Timestamp.Equal(ts) {
-						t.Fatalf("record %d: %d bytes (wire %d) at %v, want %d (wire %d) at %v", i, len(p.Data), p.Length, p.Timestamp, len(want.data), want.wire, ts)
+					if !bytes.Equal(p.Data, want.data) || p.Length != want.wire || p.Time != ts.UnixNano() {
+						t.Fatalf("record %d: %d bytes (wire %d) at %v, want %d (wire %d) at %v", i, len(p.Data), p.Length, p.Time, len(want.data), want.wire, ts)
 					}
 					i++
 				}

@@ -47,7 +47,7 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 				predecode(b, &dec)
 			}
 			for i := range b.Items {
-				wm = max(wm, b.Items[i].Timestamp.UnixNano())
+				wm = max(wm, b.Items[i].Time)
 			}
 			// A live source's clock moves time on without packets.
 			ticked := sb.Now > wm

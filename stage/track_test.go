@@ -30,7 +30,7 @@ var (
 func packets(gen []pcapgen.Packet) []flowscope.Packet {
 	out := make([]flowscope.Packet, len(gen))
 	for i, p := range gen {
-		out[i] = flowscope.Packet{Data: p.Data, Timestamp: p.TS, Length: len(p.Data), LinkType: flowkey.LinkEthernet}
+		out[i] = flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), Length: len(p.Data), LinkType: flowkey.LinkEthernet}
 	}
 	return out
 }
@@ -161,7 +161,7 @@ func TestCancelDoesNotFlush(t *testing.T) {
 			endless := source.Func(func(_ context.Context, b *source.Batch) error {
 				for range 64 { // a new UDP flow a packet
 					c := netip.AddrPortFrom(cli.Addr(), uint16(1024+n%60000))
-					p := flowscope.Packet{Data: pcapgen.UDP(c, srv, []byte("q")), Timestamp: t0.Add(time.Duration(n) * time.Microsecond), LinkType: flowkey.LinkEthernet}
+					p := flowscope.Packet{Data: pcapgen.UDP(c, srv, []byte("q")), Time: t0.Add(time.Duration(n) * time.Microsecond).UnixNano(), LinkType: flowkey.LinkEthernet}
 					p.Length = len(p.Data)
 					b.Append(p)
 					n++

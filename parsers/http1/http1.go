@@ -18,11 +18,10 @@
 //
 // # Usage
 //
-// Parser{} is a flowscope.SessionFactory[*Transaction]:
+// Parser{} is a flowscope.SessionFactory[*Transaction], and each
+// *Transaction a record (kind "http"); give it to a Driver:
 //
-//	cfg := flowscope.Config{NewStream: conversation.Ordered(func(rec *flowscope.FlowRecord) flowscope.StreamHandler {
-//		return flowscope.SessionHandler(http1.Parser{}.NewSession(rec), func(tx *http1.Transaction) { ... })
-//	})}
+//	cfg := flowscope.Config{Parsers: []flowscope.Parser{flowscope.Session(http1.Parser{})}}
 package http1
 
 import (

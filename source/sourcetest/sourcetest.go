@@ -87,7 +87,7 @@ func checkBatch(t *testing.T, b *source.Batch) {
 	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b.Data)))
 	hi := lo + uintptr(len(b.Data))
 	for i, p := range b.Packets {
-		if p.Timestamp.IsZero() {
+		if p.Time == 0 {
 			t.Errorf("packet %d has no timestamp", i)
 		}
 		if len(p.Data) == 0 {
