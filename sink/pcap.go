@@ -31,8 +31,8 @@ type Pcap struct {
 	packets uint64
 }
 
-// PcapSnapLen is the snap length written in the file header.
-const PcapSnapLen = 262144
+// pcapSnapLen is the snap length written in the file header.
+const pcapSnapLen = 262144
 
 // NewPcap creates path (truncating it). rotateBytes > 0 starts a new
 // file once the current one holds at least that many bytes.
@@ -70,7 +70,7 @@ func (p *Pcap) header() error {
 	binary.LittleEndian.PutUint32(h[0:], 0xa1b23c4d) // nanosecond magic
 	binary.LittleEndian.PutUint16(h[4:], 2)
 	binary.LittleEndian.PutUint16(h[6:], 4)
-	binary.LittleEndian.PutUint32(h[16:], PcapSnapLen)
+	binary.LittleEndian.PutUint32(h[16:], pcapSnapLen)
 	binary.LittleEndian.PutUint32(h[20:], uint32(p.link))
 	_, err := p.w.Write(h[:])
 	p.size += 24

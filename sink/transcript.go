@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/conversation"
+	"github.com/flowscope-go/flowscope/internal/zeekjson"
 )
 
 // Transcripts writes the reassembled byte streams of TCP connections to a
@@ -218,7 +219,7 @@ func (t *Transcripts) end(c *transcript, e *conversation.Event) error {
 		return err
 	}
 	b := append(t.buf[:0], `{"uid":`...)
-	b = AppendJSONString(b, c.conn.UID)
+	b = zeekjson.AppendString(b, c.conn.UID)
 	b = append(b, `,"id.orig_h":"`...)
 	b = c.conn.Orig.Addr().AppendTo(b)
 	b = append(b, `","id.orig_p":`...)

@@ -154,8 +154,3 @@ func (z *ZeekJSON) appendValue(b []byte, v *flowscope.Value) []byte {
 }
 
 var _ Encoder = (*ZeekJSON)(nil)
-
-// AppendJSONString appends s as a JSON string. Valid UTF-8 is kept;
-// control characters and bytes that are not valid UTF-8 are escaped as
-// \u00XX, so any captured bytes give valid JSON.
-func AppendJSONString(b []byte, s string) []byte { return zeekjson.AppendString(b, s) }

@@ -1,17 +1,17 @@
-package sink_test
+package zeekjson_test
 
 import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/flowscope-go/flowscope/sink"
+	"github.com/flowscope-go/flowscope/internal/zeekjson"
 )
 
-// FuzzAppendJSONString: any bytes give valid JSON; valid UTF-8 comes
+// FuzzAppendString: any bytes give valid JSON; valid UTF-8 comes
 // back unchanged; each invalid byte and control character becomes one
 // \u00XX escape.
-func FuzzAppendJSONString(f *testing.F) {
+func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", `quote " and \ back`, "tab\tnew\nline", "del\x7f", "caf\xc3\xa9", "bad\xff\xfe", "\xe2\x82", "日本語"} {
 		f.Add(s)
 	}
@@ -24,7 +24,7 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := sink.AppendJSONString([]byte("x"), s)
+		out := zeekjson.AppendString([]byte("x"), s)
 		if out[0] != 'x' || !json.Valid(out[1:]) {
 			t.Fatalf("%q: not valid JSON: %q", s, out)
 		}
@@ -41,7 +41,7 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
-// appendJSONStringByByte is AppendJSONString one byte at a time, the
+// appendJSONStringByByte is AppendString one byte at a time, the
 // reference for its word-at-a-time scan.
 func appendJSONStringByByte(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
@@ -70,24 +70,24 @@ func appendJSONStringByByte(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func TestAppendJSONStringEscapes(t *testing.T) {
+func TestAppendStringEscapes(t *testing.T) {
 	for in, want := range map[string]string{
 		"a\"b\\c":      `"a\"b\\c"`,
 		"\x00\x1f\x7f": `"\u0000\u001f\u007f"`,
 		"ok\xffok":     `"ok\u00ffok"`,
 		"é":            `"é"`,
 	} {
-		if got := string(sink.AppendJSONString(nil, in)); got != want {
+		if got := string(zeekjson.AppendString(nil, in)); got != want {
 			t.Errorf("%q: got %s, want %s", in, got, want)
 		}
 	}
 }
 
-func BenchmarkAppendJSONString(b *testing.B) {
+func BenchmarkAppendString(b *testing.B) {
 	s := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 	buf := make([]byte, 0, 256)
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
-		buf = sink.AppendJSONString(buf[:0], s)
+		buf = zeekjson.AppendString(buf[:0], s)
 	}
 }
