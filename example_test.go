@@ -162,3 +162,71 @@ func ExampleSession() {
 	// {"_path":"greeting","ts":1700000000.003000,"uid":"CCuH0DGLXyrn1Nkb2z","id.orig_h":"192.0.2.10","id.orig_p":51000,"id.resp_h":"198.51.100.1","id.resp_p":25,"side":"resp","line":"220 mail.example ESMTP","incomplete":false}
 	// {"_path":"greeting","ts":1700000000.004000,"uid":"CCuH0DGLXyrn1Nkb2z","id.orig_h":"192.0.2.10","id.orig_p":51000,"id.resp_h":"198.51.100.1","id.resp_p":25,"side":"orig","line":"EHLO client.example","incomplete":false}
 }
+
+// Beacon is the record of a toy UDP protocol: a datagram "BEACON name".
+type Beacon struct {
+	Conn *flowscope.Conn
+	Time int64
+	Name string
+}
+
+var beaconSchema = flowscope.ConnSchema("beacon", flowscope.Field{Name: "name", Type: flowscope.TypeString})
+
+func (b *Beacon) Schema() *flowscope.Schema { return beaconSchema }
+
+func (b *Beacon) AppendValues(vs []flowscope.Value) []flowscope.Value {
+	return append(b.Conn.AppendValues(vs, b.Time), flowscope.StringValue(b.Name))
+}
+
+// beacons parses one UDP flow; the first datagram decides whether it is
+// the protocol at all.
+type beacons struct {
+	conn          *flowscope.Conn
+	checked, done bool
+}
+
+func (p *beacons) Datagram(_ flowscope.Side, b []byte, ts int64, out []*Beacon) []*Beacon {
+	name, ok := bytes.CutPrefix(b, []byte("BEACON "))
+	if !ok {
+		p.done = !p.checked // not this protocol: give the flow up
+		return out
+	}
+	p.checked = true
+	return append(out, &Beacon{Conn: p.conn, Time: ts, Name: string(name)}) // string copies: b is borrowed
+}
+
+func (p *beacons) End(_ *flowscope.FlowRecord, out []*Beacon) []*Beacon { return out }
+func (p *beacons) Done() bool                                           { return p.done }
+
+// Add a datagram parser of your own: it runs on every UDP flow, finds its
+// protocol by content, and gives the others up.
+func ExampleDatagram() {
+	t0 := time.Unix(1_700_000_000, 0)
+	a := netip.MustParseAddrPort("192.0.2.10:40000")
+	b := netip.MustParseAddrPort("192.0.2.255:9999")
+	c := netip.MustParseAddrPort("198.51.100.1:53")
+	frames := [][]byte{
+		pcapgen.UDP(a, b, []byte("BEACON printer-3")),
+		pcapgen.UDP(a, c, []byte("\x12\x34\x01\x00\x00\x01")), // not a beacon: that flow is given up
+		pcapgen.UDP(a, b, []byte("BEACON printer-3")),
+	}
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: []flowscope.Parser{
+		flowscope.Datagram(flowscope.DatagramFactoryFunc[*Beacon](func(c *flowscope.Conn) flowscope.DatagramParser[*Beacon] {
+			return &beacons{conn: c}
+		})),
+	}})
+	var recs []flowscope.Record
+	for i, f := range frames {
+		p := flowscope.Packet{Data: f, Time: t0.Add(time.Duration(i) * time.Second).UnixNano(), Length: len(f), LinkType: flowkey.LinkEthernet}
+		recs = d.Track(&p, recs)
+	}
+	recs = d.Flush(flowscope.EndOfInput, recs)
+	for _, r := range recs {
+		if bc, ok := r.(*Beacon); ok {
+			fmt.Println(bc.Conn.Orig, "->", bc.Conn.Resp, bc.Name)
+		}
+	}
+	// Output:
+	// 192.0.2.10:40000 -> 192.0.2.255:9999 printer-3
+	// 192.0.2.10:40000 -> 192.0.2.255:9999 printer-3
+}
