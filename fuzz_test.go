@@ -2,6 +2,7 @@ package flowscope
 
 import (
 	"encoding/binary"
+	"iter"
 	"reflect"
 	"testing"
 	"time"
@@ -79,15 +80,8 @@ func checkDriver(t *testing.T, in []byte) []FlowRecord {
 		},
 	})
 	var recs []Record
-	ts := t0
-	for len(in) >= 3 {
-		step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
-		in = in[3:]
-		n = min(n, len(in))
-		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-		p := Packet{Data: in[:n], Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
-		recs = d.Track(&p, recs)
-		in = in[n:]
+	for p := range fuzzPackets(in) {
+		recs = d.Track(p, recs)
 	}
 	recs = d.Flush(EndOfInput, recs)
 	if len(counted) != 0 {
@@ -158,15 +152,8 @@ func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) [
 		},
 	})
 	var evs []FlowRecord
-	ts := t0
-	for len(in) >= 3 {
-		step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
-		in = in[3:]
-		n = min(n, len(in))
-		ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
-		p := Packet{Data: in[:n], Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
-		evs = tr.Track(&p, evs)
-		in = in[n:]
+	for p := range fuzzPackets(in) {
+		evs = tr.Track(p, evs)
 		if tr.Len() > 4 {
 			t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
 		}
@@ -213,4 +200,23 @@ func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) [
 		t.Fatalf("%d bytes still buffered after Flush", tr.Buffered())
 	}
 	return evs
+}
+
+// fuzzPackets yields the frames of a fuzz input, each prefixed by a
+// one-byte time step (in tenths of a second) and a two-byte length.
+func fuzzPackets(in []byte) iter.Seq[*Packet] {
+	return func(yield func(*Packet) bool) {
+		ts := t0
+		for len(in) >= 3 {
+			step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
+			in = in[3:]
+			n = min(n, len(in))
+			ts = ts.Add(time.Duration(step) * 100 * time.Millisecond)
+			p := Packet{Data: in[:n], Time: ts.UnixNano(), LinkType: flowkey.LinkEthernet}
+			if !yield(&p) {
+				return
+			}
+			in = in[n:]
+		}
+	}
 }

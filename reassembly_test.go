@@ -379,13 +379,7 @@ func TestReassemblyBounds(t *testing.T) {
 }
 
 func TestReassemblyInOrderZeroAllocs(t *testing.T) {
-	data := make([]byte, 1000*200)
-	segs := segmentRandomly(rand.New(rand.NewPCG(2, 2)), len(data), 200)
-	gen := conversation(data, segs, 1)
-	pkts := make([]Packet, len(gen))
-	for i, p := range gen {
-		pkts[i] = Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
-	}
+	pkts := inOrderPackets()
 	var n uint64
 	h := streamFuncs{OnChunk: func(c *chunk) { n += uint64(len(c.Bytes)) }}
 	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
@@ -697,13 +691,7 @@ func (r *countRecord) AppendValues(vs []Value) []Value { return append(vs, Count
 // reaches a session parser (through the orderer, causal order kept)
 // without allocating, as does a packet of a known flow.
 func TestDriverInOrderZeroAllocs(t *testing.T) {
-	data := make([]byte, 1000*200)
-	segs := segmentRandomly(rand.New(rand.NewPCG(2, 2)), len(data), 200)
-	gen := conversation(data, segs, 1)
-	pkts := make([]Packet, len(gen))
-	for i, p := range gen {
-		pkts[i] = Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
-	}
+	pkts := inOrderPackets()
 	counted := map[*Conn]uint64{}
 	d := NewDriver(flowkey.FiveTupleExtractor{}, &Config{Parsers: []Parser{
 		Session(SessionFactoryFunc[*countRecord](func(c *Conn) SessionParser[*countRecord] {
@@ -729,4 +717,17 @@ func TestDriverInOrderZeroAllocs(t *testing.T) {
 	if n == 0 {
 		t.Error("no bytes reached the parser")
 	}
+}
+
+// inOrderPackets is a connection carrying 200,000 bytes in order, in
+// segments of 1 to 200 bytes.
+func inOrderPackets() []Packet {
+	data := make([]byte, 1000*200)
+	segs := segmentRandomly(rand.New(rand.NewPCG(2, 2)), len(data), 200)
+	gen := conversation(data, segs, 1)
+	pkts := make([]Packet, len(gen))
+	for i, p := range gen {
+		pkts[i] = Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
+	}
+	return pkts
 }

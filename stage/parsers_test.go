@@ -61,17 +61,18 @@ func TestTrackParsers(t *testing.T) {
 			}}}, stage.FromSource(g, "read", src))
 		txs, rest := stage.Select[*http1.Transaction](g, "http", recs)
 		dgrams, conns := stage.Select[*sizes](g, "sizes", rest)
-		var got []string
+		// Each sink runs in a stage of its own: each keeps its own list.
+		var gotTx, gotDgram []string
 		ended := map[string]bool{}
 		stage.To(g, "http", txs, sink.Func[*http1.Transaction](func(_ context.Context, txs []*http1.Transaction) error {
 			for _, tx := range txs {
-				got = append(got, fmt.Sprintf("%s %s %d", tx.Conn.UID, tx.Request.Target, tx.Response.Status))
+				gotTx = append(gotTx, fmt.Sprintf("%s %s %d", tx.Conn.UID, tx.Request.Target, tx.Response.Status))
 			}
 			return nil
 		}))
 		stage.To(g, "sizes", dgrams, sink.Func[*sizes](func(_ context.Context, ss []*sizes) error {
 			for _, s := range ss {
-				got = append(got, fmt.Sprintf("%s port %d: %v", s.conn.UID, s.conn.Resp.Port(), s.sizes))
+				gotDgram = append(gotDgram, fmt.Sprintf("%s port %d: %v", s.conn.UID, s.conn.Resp.Port(), s.sizes))
 			}
 			return nil
 		}))
@@ -84,6 +85,7 @@ func TestTrackParsers(t *testing.T) {
 		if err := g.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		got := append(gotTx, gotDgram...)
 		slices.Sort(got)
 		for _, g := range got {
 			if uid := g[:18]; !ended[uid] {

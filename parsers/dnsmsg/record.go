@@ -41,10 +41,7 @@ func (tx *Transaction) Schema() *flowscope.Schema { return schema }
 
 // AppendValues appends the values of the dns record's fields to vs.
 func (tx *Transaction) AppendValues(vs []flowscope.Value) []flowscope.Value {
-	m := tx.Query
-	if m == nil {
-		m = tx.Response
-	}
+	m := tx.first()
 	vs = tx.Conn.AppendValues(vs, m.Time)
 	vs = append(vs, flowscope.EnumValue(tx.Transport), flowscope.CountValue(uint64(m.ID)))
 	if tx.Query != nil && tx.Response != nil {
@@ -89,6 +86,15 @@ func (tx *Transaction) AppendValues(vs []flowscope.Value) []flowscope.Value {
 		}
 	}
 	return append(vs, flowscope.Value{})
+}
+
+// first returns the transaction's first message: its query, or its
+// response when there is none.
+func (tx *Transaction) first() *Message {
+	if tx.Query != nil {
+		return tx.Query
+	}
+	return tx.Response
 }
 
 var _ flowscope.Record = (*Transaction)(nil)

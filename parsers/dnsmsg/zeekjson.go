@@ -10,10 +10,7 @@ import (
 // hand: the bytes its schema and values give (recordtest checks that),
 // without the allocations its lists take.
 func (tx *Transaction) AppendZeekJSON(b []byte) []byte {
-	m := tx.Query
-	if m == nil {
-		m = tx.Response
-	}
+	m := tx.first()
 	b = zeekjson.AppendConnID(b, "dns", m.Time, tx.Conn)
 	b = zeekjson.AppendField(b, "proto", tx.Transport)
 	b = append(b, `,"trans_id":`...)

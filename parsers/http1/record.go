@@ -33,16 +33,7 @@ func (tx *Transaction) Schema() *flowscope.Schema { return schema }
 
 // AppendValues appends the values of the http record's fields to vs.
 func (tx *Transaction) AppendValues(vs []flowscope.Value) []flowscope.Value {
-	ts := int64(0)
-	switch {
-	case tx.Request != nil:
-		ts = tx.Request.Start
-	case len(tx.Interim) > 0:
-		ts = tx.Interim[0].Start
-	case tx.Response != nil:
-		ts = tx.Response.Start
-	}
-	vs = tx.Conn.AppendValues(vs, ts)
+	vs = tx.Conn.AppendValues(vs, tx.Time())
 	vs = append(vs, flowscope.CountValue(uint64(tx.Depth)))
 	header := func(m *Message, name string) flowscope.Value {
 		if v, ok := m.Header(name); ok {
@@ -81,6 +72,20 @@ func (tx *Transaction) AppendValues(vs []flowscope.Value) []flowscope.Value {
 		return append(vs, flowscope.StringsValue(flowscope.SetOf(flowscope.TypeString), tx.Flags.Names()))
 	}
 	return append(vs, flowscope.Value{})
+}
+
+// Time returns the transaction's time, its record's ts: the start of its
+// request, or of its first response when there is no request.
+func (tx *Transaction) Time() int64 {
+	switch {
+	case tx.Request != nil:
+		return tx.Request.Start
+	case len(tx.Interim) > 0:
+		return tx.Interim[0].Start
+	case tx.Response != nil:
+		return tx.Response.Start
+	}
+	return 0
 }
 
 var _ flowscope.Record = (*Transaction)(nil)

@@ -10,16 +10,7 @@ import (
 // hand: the bytes its schema and values give (recordtest checks that),
 // in half the time.
 func (tx *Transaction) AppendZeekJSON(b []byte) []byte {
-	ts := int64(0)
-	switch {
-	case tx.Request != nil:
-		ts = tx.Request.Start
-	case len(tx.Interim) > 0:
-		ts = tx.Interim[0].Start
-	case tx.Response != nil:
-		ts = tx.Response.Start
-	}
-	b = zeekjson.AppendConnID(b, "http", ts, tx.Conn)
+	b = zeekjson.AppendConnID(b, "http", tx.Time(), tx.Conn)
 	b = append(b, `,"trans_depth":`...)
 	b = strconv.AppendInt(b, int64(tx.Depth), 10)
 	if q := tx.Request; q != nil {

@@ -36,13 +36,7 @@ func (h *Handshake) Schema() *flowscope.Schema { return schema }
 // fingerprints are given as text appenders: they are hashed as they are
 // written.
 func (h *Handshake) AppendValues(vs []flowscope.Value) []flowscope.Value {
-	ts := int64(0)
-	if h.Client != nil {
-		ts = h.Client.Time
-	} else if h.Server != nil {
-		ts = h.Server.Time
-	}
-	vs = h.Conn.AppendValues(vs, ts)
+	vs = h.Conn.AppendValues(vs, h.Time())
 	str := func(s string) flowscope.Value {
 		if s == "" {
 			return flowscope.Value{}
@@ -109,6 +103,18 @@ func (h *Handshake) AppendValues(vs []flowscope.Value) []flowscope.Value {
 		return append(vs, flowscope.TextValue((*ja3sText)(s)))
 	}
 	return append(vs, flowscope.Value{})
+}
+
+// Time returns the handshake's time, its record's ts: the ClientHello's,
+// or the ServerHello's when there is no ClientHello.
+func (h *Handshake) Time() int64 {
+	switch {
+	case h.Client != nil:
+		return h.Client.Time
+	case h.Server != nil:
+		return h.Server.Time
+	}
+	return 0
 }
 
 // Text appenders of the fingerprints.

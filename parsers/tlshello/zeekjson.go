@@ -6,13 +6,7 @@ import "github.com/flowscope-go/flowscope/internal/zeekjson"
 // hand: the bytes its schema and values give (recordtest checks that),
 // without the allocations its lists take.
 func (h *Handshake) AppendZeekJSON(b []byte) []byte {
-	ts := int64(0)
-	if h.Client != nil {
-		ts = h.Client.Time
-	} else if h.Server != nil {
-		ts = h.Server.Time
-	}
-	b = zeekjson.AppendConnID(b, "ssl", ts, h.Conn)
+	b = zeekjson.AppendConnID(b, "ssl", h.Time(), h.Conn)
 	if s := h.Server; s != nil {
 		b = zeekjson.AppendField(b, "version", VersionName(h.Version()))
 		b = zeekjson.AppendField(b, "cipher", CipherName(s.Cipher))
