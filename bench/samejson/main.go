@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -38,13 +39,7 @@ func main() {
 		kinds[k] = true
 	}
 	bytesOnly, bad := 0, 0
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range kinds {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		la, lb := ka[k], kb[k]
 		if len(la) != len(lb) {
 			fmt.Printf("%s: %d records against %d\n", k, len(la), len(lb))

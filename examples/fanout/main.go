@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -71,13 +72,7 @@ func run(ctx context.Context, path string, records, summary io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(summary, "%d packets, %d flows\n", stats.Stats().Packets, stats.Stats().Flows)
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range count {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(count)) {
 		fmt.Fprintf(summary, "%6d  %s\n", count[k], k)
 	}
 	return nil
