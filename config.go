@@ -114,6 +114,13 @@ type Stats struct {
 	// bound, or the input ended. FragmentOverlaps counts fragments that
 	// overlapped bytes already held (the first to arrive win).
 	FragmentsDropped, FragmentOverlaps uint64
+	// TimeBackwards counts packets earlier than the packet before them;
+	// they count as seen at the clock's time. TimeSteps counts jumps of
+	// the capture's clock: forward by more than the longest timeout (the
+	// timers moved by that much, ending every open flow as idle), or back
+	// by more than 10 seconds (the timers go on from the new time). A
+	// flow's record keeps its packets' own times.
+	TimeBackwards, TimeSteps uint64
 }
 
 // Add adds the counters of o to s.
@@ -131,6 +138,8 @@ func (s *Stats) Add(o Stats) {
 	s.Reassembled += o.Reassembled
 	s.FragmentsDropped += o.FragmentsDropped
 	s.FragmentOverlaps += o.FragmentOverlaps
+	s.TimeBackwards += o.TimeBackwards
+	s.TimeSteps += o.TimeSteps
 }
 
 // Skipped returns the number of packets that belong to no flow.

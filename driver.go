@@ -70,8 +70,9 @@ func (d *Driver[K]) TrackDecoded(p *Packet, dec *flowkey.Decoded, err error, out
 	return d.take()
 }
 
-// Advance moves the clock to now (Unix ns) if it is later, and appends
-// the records of flows that have timed out by then. A stream runtime
+// Advance moves the clock with now (Unix ns), as a packet at that time
+// would (see Stats.TimeSteps for how time that goes back is taken), and
+// appends the records of flows that have timed out by then. A stream runtime
 // calls it with the input's watermark so that timers fire even on a shard
 // that receives no packets; live capture calls it with wall time.
 func (d *Driver[K]) Advance(now int64, out []Record) []Record {
@@ -106,9 +107,10 @@ func (d *Driver[K]) Len() int { return d.t.table.count }
 // across all connections; it never exceeds Config.ReassemblyBudget.
 func (d *Driver[K]) Buffered() int { return d.t.reasm.used }
 
-// Now returns the Driver's clock: the highest packet time seen or
-// advanced to, in Unix nanoseconds.
-func (d *Driver[K]) Now() int64 { return d.t.now }
+// Now returns the capture time the Driver's clock last moved with: the
+// latest packet time seen or advanced to, in Unix nanoseconds, or the
+// time the capture's clock was set back to.
+func (d *Driver[K]) Now() int64 { return d.t.lastTS }
 
 // newStream gives a new TCP connection its session parsers, fed in
 // causal order; a connection no parser wants is reassembled for its

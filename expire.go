@@ -1,8 +1,6 @@
 package flowscope
 
 import (
-	"time"
-
 	"github.com/flowscope-go/flowscope/flowkey"
 )
 
@@ -89,7 +87,8 @@ func (t *tracker[K]) evict() {
 	victim := int32(none)
 	for c := range t.lists {
 		h := t.lists[c].head
-		if h != none && (victim == none || t.flows.at(h).rec.Last < t.flows.at(victim).rec.Last) {
+		if h != none && (victim == none ||
+			sinceStamp(t.now, t.flows.at(h).rec.linkedAt) > sinceStamp(t.now, t.flows.at(victim).rec.linkedAt)) {
 			victim = h
 		}
 	}
@@ -103,7 +102,7 @@ func (t *tracker[K]) evict() {
 // maybeScan looks for idle flows once per scanInterval of packet time.
 // The check is kept apart from the scan so that it inlines.
 func (t *tracker[K]) maybeScan() {
-	if t.now >= t.nextScan {
+	if t.now-t.nextScan >= 0 {
 		t.scan()
 	}
 }
@@ -113,35 +112,28 @@ func (t *tracker[K]) scan() {
 	t.expire(t.now)
 }
 
-// expire ends every flow idle for longer than its class's timeout at now.
-// Lists are ordered by linkedAt, which is never earlier than a flow's
-// last packet when stamped and trails it by less than a second after; a
-// head that is not idle after all is moved to the tail, so the scan stops
-// at the first flow stamped within the timeout.
+// expire ends every flow idle for longer than its class's timeout at
+// clock time now. Lists are ordered by stamp (linkedAt), which is never
+// earlier than a flow's last packet on the clock and trails it by less
+// than a tick, so the scan stops at the first flow stamped within the
+// timeout.
 func (t *tracker[K]) expire(now int64) {
 	for c := range t.lists {
 		timeout := t.timeouts[c]
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
 			e := t.flows.at(h)
-			if now-int64(e.rec.linkedAt)*int64(time.Second) <= timeout {
+			if sinceStamp(now, e.rec.linkedAt) <= timeout {
 				break
 			}
-			if now-e.rec.Last > timeout {
-				t.end(h, t.idleReason(e))
-				continue
-			}
-			t.unlink(h)
-			t.pushBack(h, e.rec.Last)
+			t.end(h, t.idleReason(e))
 		}
 	}
 }
 
-// advance moves the clock to now (Unix ns) if it is later, and ends the
-// flows that have timed out by then.
+// advance moves the clock with packet time (or wall time) now, as a
+// packet would, and ends the flows that have timed out by then.
 func (t *tracker[K]) advance(now int64) {
-	if now > t.now {
-		t.now = now
-	}
+	t.tick(now)
 	t.expire(t.now)
 }
 
@@ -155,7 +147,8 @@ func (t *tracker[K]) flush(reason EndReason) {
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
 			e := t.flows.at(h)
 			r := reason
-			if c == classTCPClosed || t.now-e.rec.Last > t.timeouts[c] {
+			if c == classTCPClosed || sinceStamp(t.now, e.rec.linkedAt) > t.timeouts[c] ||
+				elapsed(t.lastTS, e.rec.Last) > t.timeouts[c] {
 				r = t.idleReason(e)
 			}
 			t.end(h, r)
@@ -180,30 +173,23 @@ func (t *tracker[K]) unlink(idx int32) {
 }
 
 // pushBack places idx at the tail of its class list, stamped at the
-// later of at (rounded up to a second) and the current tail's stamp, so
-// the list stays ordered and a stamp is never earlier than the flow's
-// last packet.
+// later of clock time at (rounded up to a tick) and the current tail's
+// stamp, so the list stays ordered and a stamp is never earlier than the
+// flow's last packet.
 func (t *tracker[K]) pushBack(idx int32, at int64) {
 	e := t.flows.at(idx)
 	l := &t.lists[e.rec.class]
-	stamp := ceilSeconds(at)
+	stamp := ceilTicks(at)
 	e.prev, e.next = l.tail, none
 	if l.tail != none {
 		tail := t.flows.at(l.tail)
 		tail.next = idx
-		stamp = max(stamp, tail.rec.linkedAt)
+		if int32(tail.rec.linkedAt-stamp) > 0 {
+			stamp = tail.rec.linkedAt
+		}
 	} else {
 		l.head = idx
 	}
 	l.tail = idx
 	e.rec.linkedAt = stamp
-}
-
-// ceilSeconds returns ns (Unix nanoseconds) in whole seconds, rounded up;
-// 0 for times before 1970.
-func ceilSeconds(ns int64) uint32 {
-	if ns <= 0 {
-		return 0
-	}
-	return uint32((ns + int64(time.Second) - 1) / int64(time.Second))
 }

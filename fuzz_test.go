@@ -34,11 +34,43 @@ func FuzzTracker(f *testing.F) {
 	// UDP then TCP between the same hosts: one flow for an IP-pair key.
 	f.Add(seed(append(pcapgen.UDPExchange(cli, srv, t0, 1, 3, 4),
 		pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0.Add(time.Second), Exchanges: 1, ReqSize: 5, RespSize: 9})...)))
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Fuzz(func(t *testing.T, in []byte) { checkAll(t, fuzzPackets(in), 1+len(in)%2) })
+}
+
+// FuzzTrackerClock is FuzzTracker with a hostile clock: each frame is
+// prefixed by a one-byte step and a two-byte length, and a step byte of
+// 0x80 or more is followed by the frame's time, any int64 of Unix ns:
+// before 1970, past 2262, back and forth by centuries.
+func FuzzTrackerClock(f *testing.F) {
+	seed := func(pkts []pcapgen.Packet, times ...int64) []byte {
+		var b []byte
+		for i, p := range pkts {
+			if i < len(times) {
+				b = append(b, 0x80)
+				b = binary.BigEndian.AppendUint64(b, uint64(times[i]))
+			} else {
+				b = append(b, byte(i%7))
+			}
+			b = binary.BigEndian.AppendUint16(b, uint16(len(p.Data)))
+			b = append(b, p.Data...)
+		}
+		return b
+	}
+	conn := pcapgen.TCPConn(pcapgen.Conn{Client: cli, Server: srv, Start: t0, Exchanges: 2, ReqSize: 5, RespSize: 9})
+	f.Add(seed(conn, -1<<62))
+	f.Add(seed(conn, 1<<63-1, -1<<63, 1<<63-1))
+	f.Add(seed(pcapgen.UDPExchange(cli, srv, t0, 3, 3, 4), (1<<32-1)*1e9, 0, (1<<32-1)*1e9, 5e9))
+	f.Fuzz(func(t *testing.T, in []byte) { checkAll(t, clockPackets(in), 1+len(in)%2) })
+}
+
+// checkAll runs the checks of FuzzTracker on one input; limit is the
+// chunks after which the done handlers say so.
+func checkAll(t *testing.T, in iter.Seq[*Packet], limit int) {
+	{
 		all := checkTracker(t, in, flowkey.FiveTupleExtractor{}, 0)
 		// Stream handlers done after a chunk or two: the records must not
 		// change (reassembly's statistics are kept for a done handler).
-		if done := checkTracker(t, in, flowkey.FiveTupleExtractor{}, 1+len(in)%2); !reflect.DeepEqual(done, all) {
+		if done := checkTracker(t, in, flowkey.FiveTupleExtractor{}, limit); !reflect.DeepEqual(done, all) {
 			t.Fatalf("records with done handlers differ:\n%+v\nwant\n%+v", done, all)
 		}
 		checkTracker(t, in, flowkey.IPPairExtractor{}, 0)
@@ -48,13 +80,13 @@ func FuzzTracker(f *testing.F) {
 		if got := checkDriver(t, in); !reflect.DeepEqual(got, all) {
 			t.Fatalf("the Driver's records differ:\n%+v\nwant\n%+v", got, all)
 		}
-	})
+	}
 }
 
 // checkDriver runs a Driver over in, with the bounds of checkTracker and
 // parsers that count every byte they are fed and make a record of the
 // count when their flow ends, and returns its conn records.
-func checkDriver(t *testing.T, in []byte) []FlowRecord {
+func checkDriver(t *testing.T, in iter.Seq[*Packet]) []FlowRecord {
 	counted := map[*Conn]uint64{}
 	count := func(c *Conn, n int) { counted[c] += uint64(n) }
 	end := func(c *Conn, out []*countRecord) []*countRecord {
@@ -80,7 +112,7 @@ func checkDriver(t *testing.T, in []byte) []FlowRecord {
 		},
 	})
 	var recs []Record
-	for p := range fuzzPackets(in) {
+	for p := range in {
 		recs = d.Track(p, recs)
 	}
 	recs = d.Flush(EndOfInput, recs)
@@ -129,7 +161,7 @@ func (d *datagramCounter) End(*FlowRecord)            { d.ended++ }
 
 // checkTracker runs one tracker over in and returns its events. With
 // limit > 0 its stream handlers say they are done after that many chunks.
-func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) []FlowRecord {
+func checkTracker[K Key](t *testing.T, in iter.Seq[*Packet], ext Extractor[K], limit int) []FlowRecord {
 	// Stream reassembly runs too, with small bounds; every connection's
 	// chunks must be contiguous per side and end exactly once.
 	var handlers []*doneAfter
@@ -152,7 +184,7 @@ func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) [
 		},
 	})
 	var evs []FlowRecord
-	for p := range fuzzPackets(in) {
+	for p := range in {
 		evs = tr.Track(p, evs)
 		if tr.Len() > 4 {
 			t.Fatalf("%d flows open with MaxFlows 4", tr.Len())
@@ -204,9 +236,9 @@ func checkTracker[K Key](t *testing.T, in []byte, ext Extractor[K], limit int) [
 
 // fuzzPackets yields the frames of a fuzz input, each prefixed by a
 // one-byte time step (in tenths of a second) and a two-byte length.
-func fuzzPackets(in []byte) iter.Seq[*Packet] {
+func fuzzPackets(input []byte) iter.Seq[*Packet] {
 	return func(yield func(*Packet) bool) {
-		ts := t0
+		in, ts := input, t0
 		for len(in) >= 3 {
 			step, n := in[0], int(binary.BigEndian.Uint16(in[1:3]))
 			in = in[3:]
@@ -217,6 +249,35 @@ func fuzzPackets(in []byte) iter.Seq[*Packet] {
 				return
 			}
 			in = in[n:]
+		}
+	}
+}
+
+// clockPackets yields the frames of a FuzzTrackerClock input.
+func clockPackets(input []byte) iter.Seq[*Packet] {
+	return func(yield func(*Packet) bool) {
+		in, ts := input, t0.UnixNano()
+		for len(in) >= 3 {
+			step := in[0]
+			in = in[1:]
+			if step >= 0x80 {
+				if len(in) < 8 {
+					return
+				}
+				ts = int64(binary.BigEndian.Uint64(in))
+				in = in[8:]
+			} else {
+				ts += int64(step) * int64(100*time.Millisecond)
+			}
+			if len(in) < 2 {
+				return
+			}
+			n := min(int(binary.BigEndian.Uint16(in)), len(in)-2)
+			p := Packet{Data: in[2 : 2+n], Time: ts, LinkType: flowkey.LinkEthernet}
+			if !yield(&p) {
+				return
+			}
+			in = in[2+n:]
 		}
 	}
 }

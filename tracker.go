@@ -36,7 +36,10 @@ type tracker[K Key] struct {
 	free  []int32
 	lists [numClasses]list
 
-	now      int64 // highest packet time seen, Unix ns
+	now      int64 // the clock (see clock.go), in ns; it wraps, compare by difference
+	lastTS   int64 // the packet time the clock last moved with, Unix ns
+	clockSet bool
+	maxStep  int64 // the longest step the clock takes (see tick)
 	nextScan int64
 	stats    Stats
 
@@ -81,7 +84,7 @@ func newTracker[K Key](ext Extractor[K], c *Config) *tracker[K] {
 		if d <= 0 {
 			d = def
 		}
-		return int64(d)
+		return min(int64(d), maxTimeout)
 	}
 	t := &tracker[K]{ext: ext, maxFlows: c.MaxFlows}
 	t.reasm = reassembler{maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
@@ -98,6 +101,12 @@ func newTracker[K Key](ext Extractor[K], c *Config) *tracker[K] {
 	t.timeouts[classTCPClosed] = or(c.TCPCloseLinger, DefaultTCPCloseLinger)
 	t.timeouts[classUDP] = or(c.UDPTimeout, DefaultUDPTimeout)
 	t.timeouts[classOther] = or(c.OtherTimeout, DefaultOtherTimeout)
+	fragTimeout := or(c.Fragments.Timeout, 30*time.Second)
+	t.maxStep = fragTimeout
+	for _, d := range t.timeouts {
+		t.maxStep = max(t.maxStep, d)
+	}
+	t.maxStep += 2 * scanInterval
 	if t.maxFlows <= 0 {
 		t.maxFlows = DefaultMaxFlows
 	}
@@ -133,9 +142,7 @@ func (t *tracker[K]) track(p *Packet) {
 func (t *tracker[K]) trackDecoded(p *Packet, d *flowkey.Decoded, err error) {
 	t.stats.Packets++
 	ts := p.Time
-	if ts > t.now {
-		t.now = ts
-	}
+	t.tick(ts)
 	if err != nil {
 		switch err {
 		case flowkey.ErrFragment:
@@ -146,7 +153,7 @@ func (t *tracker[K]) trackDecoded(p *Packet, d *flowkey.Decoded, err error) {
 				d = &t.d
 			}
 			// Reassemble, then track the whole datagram as one packet.
-			dg, done := t.defrag.Add(d, ts)
+			dg, done := t.defrag.Add(d, t.now) // its timeout runs on the clock
 			if !done {
 				t.stats.Fragments++
 				t.maybeScan()
@@ -218,7 +225,7 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 	if found {
 		e := t.flows.at(idx)
 		switch {
-		case ts-e.rec.Last > t.timeouts[e.rec.class]:
+		case elapsed(ts, e.rec.Last) > t.timeouts[e.rec.class]:
 			t.end(idx, t.idleReason(e))
 			found = false
 		case e.rec.class == classTCPClosed && d.Proto == flowkey.ProtoTCP &&
@@ -265,10 +272,10 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 	}
 	// Keep the flow's place in its class list roughly in step with its
 	// last packet (see Relinking); a change of class moves it at once.
-	if c := t.classify(e); c != e.rec.class || ts >= int64(e.rec.linkedAt)*int64(time.Second) {
+	if c := t.classify(e); c != e.rec.class || sinceStamp(t.now, e.rec.linkedAt) >= 0 {
 		t.unlink(idx)
 		e.rec.class = c
-		t.pushBack(idx, ts)
+		t.pushBack(idx, t.now)
 	}
 	return idx
 }

@@ -60,6 +60,8 @@ type Files struct {
 	cur    *fileReader
 	next   int
 	stats  Stats
+	// clamped counts the clamped times of the files closed so far.
+	clamped uint64
 }
 
 // OpenFiles returns a source over the given capture files, read in order.
@@ -124,6 +126,7 @@ func (f *Files) ReadBatch(ctx context.Context, b *Batch) error {
 		}
 		full, err := f.cur.fill(b)
 		if err == io.EOF {
+			f.clamped += f.cur.clamped()
 			f.cur.close()
 			f.cur = nil
 			if full {
@@ -143,7 +146,14 @@ func (f *Files) ReadBatch(ctx context.Context, b *Batch) error {
 }
 
 // Stats implements Source.
-func (f *Files) Stats() Stats { return f.stats }
+func (f *Files) Stats() Stats {
+	s := f.stats
+	s.TimeClamped = f.clamped
+	if f.cur != nil {
+		s.TimeClamped += f.cur.clamped()
+	}
+	return s
+}
 
 // Close implements Source.
 func (f *Files) Close() error {
@@ -169,7 +179,8 @@ type fileReader struct {
 	link flowkey.LinkType   // pcap
 	ifs  []flowkey.LinkType // pcapng, by interface index
 
-	packets uint64 // records read, for error positions
+	packets   uint64 // records read, for error positions
+	ngClamped uint64 // pcapng packets whose time was clamped
 
 	// pending holds a packet read but not yet placed, when the batch it
 	// was read for had no room. Its data lives in the reader's buffer,
@@ -244,6 +255,14 @@ func linkName(lt layers.LinkType) string {
 		return ""
 	}
 	return " (" + s + ")"
+}
+
+// clamped returns the packets of the file whose time was clamped.
+func (r *fileReader) clamped() uint64 {
+	if r.pcap != nil {
+		return r.pcap.clamped
+	}
+	return r.ngClamped
 }
 
 func (r *fileReader) close() {

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,6 +262,9 @@ func TestFilesBadInput(t *testing.T) {
 		// the second record's data, then inside its header.
 		{name: "cut.pcap", data: good[:94+16+10], is: source.ErrTruncatedRecord, text: "packet 2 at offset 94", packets: 1},
 		{name: "cut-header.pcap", data: good[:94+8], is: source.ErrTruncatedRecord, text: "packet 2 at offset 94", packets: 1},
+		// A snap length of 2^32-1 lets no record past MaxCaptureLength:
+		// the second claims 100 MB.
+		{name: "huge-record.pcap", data: hugeRecord(good), is: source.ErrBadRecord, text: "packet 2 at offset 94: corrupt capture record: capture length 100000000 exceeds the largest accepted, 262144", packets: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -285,6 +290,58 @@ func TestFilesBadInput(t *testing.T) {
 				t.Errorf("%d packets delivered before the error, want %d", len(g.data), c.packets)
 			}
 		})
+	}
+}
+
+// hugeRecord returns pcap file good (two or more records, the first of
+// 54 bytes) with a snap length of 2^32-1 and its second record claiming
+// 100 MB.
+func hugeRecord(good []byte) []byte {
+	b := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint32(b[16:], 0xffffffff)
+	binary.LittleEndian.PutUint32(b[94+8:], 100_000_000)
+	binary.LittleEndian.PutUint32(b[94+12:], 100_000_000)
+	return b
+}
+
+// A pcap's 32-bit seconds wrap in 2106; a file that goes on past it
+// counts from 0 again. The times read go on past 2106 (and a record from
+// just before the wrap, reordered after it, stays before), and time past
+// what int64 nanoseconds hold is clamped and counted.
+func TestPcapSecondsWrap(t *testing.T) {
+	secs := []uint32{1<<32 - 2, 1<<32 - 1, 0, 1<<32 - 1, 1, 1 << 31, 1<<32 - 1, 5, 1<<31 + 10, 1<<32 - 1, 3, 1 << 31, 1<<32 - 1}
+	var recs []byte
+	frame := conn(1)[0].Data
+	for _, s := range secs {
+		h := make([]byte, 16)
+		binary.LittleEndian.PutUint32(h[0:], s)
+		binary.LittleEndian.PutUint32(h[8:], uint32(len(frame)))
+		binary.LittleEndian.PutUint32(h[12:], uint32(len(frame)))
+		recs = append(append(recs, h...), frame...)
+	}
+	file := append(pcapBytes(t, nil), recs...)
+	src, err := source.NewReader("wrap.pcap", bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := readAll(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w = int64(1) << 32
+	// A step forward of more than 2^31 s after a wrap is a record from
+	// before it; 2^33+2^31 s lies past 2262.
+	last := int64(math.MaxInt64) / 1e9
+	want := []int64{w - 2, w - 1, w, w - 1, w + 1, w + 1<<31, 2*w - 1, 2*w + 5, w + 1<<31 + 10, 2*w - 1, 2*w + 3, last, last}
+	var got []int64
+	for _, ts := range g.ts {
+		got = append(got, ts.Unix())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("seconds %v, want %v", got, want)
+	}
+	if c := src.Stats().TimeClamped; c != 2 {
+		t.Errorf("TimeClamped = %d, want 2", c)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -27,6 +28,15 @@ type pcapReader struct {
 	link    flowkey.LinkType
 	carry   []byte // bytes read past the end of the last batch
 	eof     bool
+
+	// The 32-bit seconds of a record wrap in 2106: a file written past
+	// then counts on from 0. A step back of more than half the range is
+	// taken as a wrap (as TCP takes its sequence numbers), so time goes
+	// on past 2106; a step forward of as much after a wrap, as a record
+	// from before it.
+	lastSec uint32
+	epoch   int64
+	clamped uint64 // records past what int64 nanoseconds hold
 }
 
 // pcapChunk and maxPcapChunk bound how much is read from the file at a
@@ -36,10 +46,12 @@ const (
 	maxPcapChunk = 256 << 10
 )
 
-// maxEagerCapture is the capture length accepted whatever the snap length
-// says: files with a snap length of 0, or smaller than their records,
-// exist, and other readers (pcapgo, libpcap) accept them up to this.
-const maxEagerCapture = 262144
+// MaxCaptureLength is the largest record a capture file may hold,
+// whatever its header's snap length says: libpcap's largest snap length.
+// Files with a snap length of 0, or smaller than their records, exist,
+// and are read up to this; a larger record is an error (a pcap record
+// header that claims more is corrupt, or hostile).
+const MaxCaptureLength = 262144
 
 // newPcapReader parses the 24-byte file header read from in.
 func newPcapReader(in io.Reader) (*pcapReader, error) {
@@ -60,7 +72,7 @@ func newPcapReader(in io.Reader) (*pcapReader, error) {
 		return nil, fmt.Errorf("%w: bad pcap header: version %d.%d, want 2.4", ErrNotCapture, major, minor)
 	}
 	r.snaplen = int64(r.u32(h[16:20]))
-	r.maxCap = int(max(r.snaplen, maxEagerCapture))
+	r.maxCap = MaxCaptureLength
 	lt := r.u32(h[20:24]) & 0x0fffffff // the upper bits may carry an FCS length
 	if lt > 0xffff || !flowkey.LinkType(lt).Supported() {
 		return nil, fmt.Errorf("%w %d%s", ErrUnsupportedLink, lt, linkName(layers.LinkType(lt)))
@@ -117,7 +129,7 @@ func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
 			h := data[pos : pos+16]
 			caplen, wire := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
 			if caplen > r.maxCap {
-				return false, fr.recordError(fr.pos, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, r.snaplen))
+				return false, fr.recordError(fr.pos, fmt.Errorf("capture length %d exceeds the largest accepted, %d (snap length %d)", caplen, r.maxCap, r.snaplen))
 			}
 			if caplen > wire {
 				return false, fr.recordError(fr.pos, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, wire))
@@ -126,12 +138,21 @@ func (r *pcapReader) fill(fr *fileReader, b *Batch) (full bool, err error) {
 			if end > len(data) {
 				break
 			}
-			sec, frac := int64(r.u32(h[0:4])), int64(r.u32(h[4:8]))
+			s32, frac := r.u32(h[0:4]), int64(r.u32(h[4:8]))
 			if !r.nano {
 				frac *= 1000
 			}
+			if fr.packets > 0 {
+				switch {
+				case s32 < r.lastSec && r.lastSec-s32 > 1<<31:
+					r.epoch++
+				case s32 > r.lastSec && s32-r.lastSec > 1<<31 && r.epoch > 0:
+					r.epoch--
+				}
+			}
+			r.lastSec = s32
 			b.Packets = append(b.Packets, flowscope.Packet{
-				Time: sec*1e9 + frac, Length: wire, LinkType: r.link,
+				Time: r.unixNano(r.epoch<<32+int64(s32), frac), Length: wire, LinkType: r.link,
 				Data: data[pos+16 : end : end],
 			})
 			fr.packets++
@@ -177,3 +198,17 @@ func (r *pcapReader) chunk(fr *fileReader, b *Batch) int {
 	want := int64(cap(b.Packets)-len(b.Packets)) * (fr.pos / int64(fr.packets))
 	return int(min(max(want, pcapChunk), maxPcapChunk))
 }
+
+// unixNano returns sec seconds and frac nanoseconds as Unix nanoseconds,
+// or the latest time they hold for a later time (counted in clamped).
+func (r *pcapReader) unixNano(sec, frac int64) int64 {
+	if sec >= maxUnixSec {
+		r.clamped++
+		return math.MaxInt64
+	}
+	return sec*1e9 + frac
+}
+
+// maxUnixSec is the first second that int64 nanoseconds do not hold whole
+// (in April 2262).
+const maxUnixSec = math.MaxInt64 / int64(1e9)

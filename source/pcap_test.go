@@ -54,8 +54,9 @@ func pcapFile(order binary.ByteOrder, nano bool, snaplen uint32, recs []record) 
 // TestPcapRecordsAcrossBatches reads records of every size, in both byte
 // orders and resolutions, through a reader that returns short reads, and
 // gets every record back whole and in order: records cut by a batch's
-// end or by a read carry over to the next batch, and a record larger
-// than a batch's buffer (3 MiB, under a 4 MiB snap length) grows it.
+// end or by a read carry over to the next batch, and one of the largest
+// size accepted (MaxCaptureLength, under a 4 MiB snap length) is read
+// whole.
 func TestPcapRecordsAcrossBatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	var recs []record
@@ -63,7 +64,7 @@ func TestPcapRecordsAcrossBatches(t *testing.T) {
 	for i := range 5000 {
 		n := rng.IntN(9000)
 		if i == 2500 {
-			n = 3 << 20
+			n = source.MaxCaptureLength
 		}
 		d := make([]byte, n)
 		for j := range d {

@@ -55,6 +55,10 @@ type Stats struct {
 	Filtered uint64
 	// Files is the number of capture files opened so far.
 	Files int
+	// TimeClamped counts packets whose timestamp lies past what int64
+	// nanoseconds hold (April 2262): they are given the latest time that
+	// does.
+	TimeClamped uint64
 }
 
 // Batch is a reusable set of packets. The packets' Data slices point into

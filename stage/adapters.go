@@ -46,8 +46,11 @@ func FromSource(g *Graph, name string, src source.Source) Port[*Batch[flowscope.
 			if fuse.predecode {
 				predecode(b, &dec)
 			}
-			for i := range b.Items {
-				wm = max(wm, b.Items[i].Time)
+			// The watermark is the time of the batch's last packet: the
+			// capture's own clock, which the Drivers follow (back too,
+			// when it is set back; see flowscope.Stats.TimeSteps).
+			if n := len(b.Items); n > 0 {
+				wm = b.Items[n-1].Time
 			}
 			// A live source's clock moves time on without packets.
 			ticked := sb.Now > wm

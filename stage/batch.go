@@ -10,8 +10,9 @@ type Batch[T any] struct {
 	// Arena backs byte slices inside Items (packet data). Items that point
 	// into it are valid until the batch is released.
 	Arena []byte
-	// Watermark is the time, in Unix nanoseconds, up to which the input
-	// that produced this batch is complete.
+	// Watermark is the capture time, in Unix nanoseconds, the input that
+	// produced this batch has reached: the time of its last packet, or a
+	// live source's wall time. It follows the capture's clock, back too.
 	Watermark int64
 
 	refs   atomic.Int32

@@ -428,6 +428,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		rate := float64(st.Packets) / max(elapsed.Seconds(), 1e-9)
 		fmt.Fprintf(stderr, "flowscope: %d packets, %d flows, %d skipped%s, %s, %.0f packets/s\n",
 			st.Packets, st.Flows, st.Skipped(), skipReasons(st), elapsed.Round(time.Microsecond), rate)
+		if st.TimeBackwards > 0 || st.TimeSteps > 0 {
+			fmt.Fprintf(stderr, "flowscope: capture clock: %d packets earlier than the one before, %d jumps (timers moved by at most the longest timeout; records keep the packets' times)\n",
+				st.TimeBackwards, st.TimeSteps)
+		}
+		if st.Evicted > 0 {
+			fmt.Fprintf(stderr, "flowscope: %d flows ended early because the flow table was full\n", st.Evicted)
+		}
 		if lives != nil {
 			var ss source.Stats
 			for _, l := range lives {

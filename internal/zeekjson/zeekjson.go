@@ -13,15 +13,16 @@ import (
 // AppendSeconds appends ns as seconds with six decimals, as our Zeek
 // JSON writes times and intervals.
 func AppendSeconds(b []byte, ns int64) []byte {
+	u := uint64(ns)
 	if ns < 0 {
 		b = append(b, '-')
-		ns = -ns
+		u = -u // the magnitude, right for math.MinInt64 too
 	}
-	us := ns / 1e3
-	b = strconv.AppendInt(b, us/1e6, 10)
+	us := u / 1e3
+	b = strconv.AppendUint(b, us/1e6, 10)
 	b = append(b, '.')
 	frac := us % 1e6
-	for d := int64(100000); d > 0; d /= 10 {
+	for d := uint64(100000); d > 0; d /= 10 {
 		b = append(b, byte('0'+frac/d%10))
 	}
 	return b
