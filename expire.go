@@ -19,6 +19,11 @@ func (t *tracker[K]) idleReason(e *entry[K]) EndReason {
 // ends its handler, and gives its final record to ended.
 func (t *tracker[K]) end(idx int32, reason EndReason) {
 	e := t.flows.at(idx)
+	if e.rec.sid == 0 && e.rec.tcp != 0 && t.missedAll(t.tcpOf(e)) {
+		// Bytes were sent that no packet carried: the handler hears of
+		// them as a gap.
+		t.askStream(idx, e)
+	}
 	t.unlink(idx)
 	remove(&t.table, &t.flows, idx, e.key.Hash())
 	t.free = append(t.free, idx)
@@ -192,4 +197,24 @@ func (t *tracker[K]) pushBack(idx int32, at int64) {
 	}
 	l.tail = idx
 	e.rec.linkedAt = stamp
+}
+
+// missedAll reports whether a TCP connection that carried no payload
+// sent bytes anyway, acknowledged by its peer or before its FIN (what
+// reassembler.finish declares a gap).
+func (t *tracker[K]) missedAll(tcp *tcpState) bool {
+	for s := range tcp {
+		me := &tcp[s]
+		if !me.haveSeq || max(me.acked(), me.top()) <= me.start()+1 {
+			continue
+		}
+		last := me.acked()
+		if me.fin {
+			last = me.top() - 1
+		}
+		if last > me.start()+1 {
+			return true
+		}
+	}
+	return false
 }

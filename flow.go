@@ -40,7 +40,8 @@ type flowCore struct {
 	History History
 	// seen has one bit per once-only history letter a side showed (see
 	// letterBit), the originator's in bits 0-6 and the responder's in
-	// bits 8-14; bit 15 (seenOrigIsFwd) says that the originator sends in
+	// bits 8-14; bit 7 is seenAsked; bit 15 (seenOrigIsFwd) says that
+	// the originator sends in
 	// the key's forward direction.
 	seen  uint16
 	class uint8
@@ -59,7 +60,12 @@ type flowCore struct {
 	tcp int32
 }
 
-const seenOrigIsFwd = 1 << 15
+const (
+	seenOrigIsFwd = 1 << 15
+	// seenAsked (bit 7) says that the flow's stream handler was asked
+	// for (see tracker.askStream).
+	seenAsked = 1 << 7
+)
 
 // origIsFwd reports whether the originator sends in the key's forward
 // direction.

@@ -289,15 +289,12 @@ func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded
 	}
 	tcp := t.tcpOf(e)
 	at := e.rec.trackTCP(tcp, s, d)
-	if first && t.newStream != nil {
-		// Asked for once the first packet is accounted, so that the
-		// record shows how the connection began: a parser may trust a
-		// stream seen from its SYN to start with the protocol's first
-		// bytes.
-		t.record(idx, e, &t.scratch)
-		if sh := t.newStream(&t.scratch); sh != nil {
-			t.attach(e, newStreams(sh), nil)
-		}
+	if d.PayloadLen > 0 && e.rec.sid == 0 {
+		// The handler is asked for at the first segment with payload:
+		// a connection that carries none (a scan's SYN, a refused
+		// attempt, a pure ACK stream) costs no stream state (see
+		// askStream).
+		t.askStream(idx, e)
 	}
 	// A flow keyed without the protocol and started by UDP has a
 	// datagram handler, not streams: its TCP goes to no handler.
@@ -315,6 +312,21 @@ func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded
 		t.reasm.acked(c, s.Other(), ts)
 	}
 	t.reasm.segment(c, s, at, d.Payload, d.PayloadLen, ts, ack)
+}
+
+// askStream asks for the stream handler of TCP flow idx, once. It is
+// asked once the packet is accounted, so that the record shows how the
+// connection began: a parser may trust a stream seen from its SYN to
+// start with the protocol's first bytes.
+func (t *tracker[K]) askStream(idx int32, e *entry[K]) {
+	if t.newStream == nil || e.rec.seen&seenAsked != 0 {
+		return
+	}
+	e.rec.seen |= seenAsked
+	t.record(idx, e, &t.scratch)
+	if sh := t.newStream(&t.scratch); sh != nil {
+		t.attach(e, newStreams(sh), nil)
+	}
 }
 
 // start creates a flow for key from its first packet.

@@ -606,19 +606,23 @@ func TestHandlersOfMixedProtocolFlow(t *testing.T) {
 	}
 }
 
-// TestNewSessionSeesFirstPacket: the Conn a session parser is made with
-// shows the connection's first packet, so that a parser can tell a
-// connection seen from its SYN from one picked up in the middle.
+// TestNewSessionSeesFirstPacket: a session parser is made at a
+// connection's first payload, and the Conn it is made with shows how the
+// connection began, so that a parser can tell a connection seen from its
+// SYN from one picked up in the middle. A connection without payload
+// gets none.
 func TestNewSessionSeesFirstPacket(t *testing.T) {
 	const S, A, P = pcapgen.SYN, pcapgen.ACK, pcapgen.PSH
+	data := seg(2*time.Millisecond, cli, srv, 101, 501, P|A, "GET / HTTP/1.1\r\n\r\n")
 	for _, tc := range []struct {
 		name    string
-		first   pcapgen.Packet
-		history string
+		pkts    []pcapgen.Packet
+		history string // as the parser is made; "" for no parser
 	}{
-		{"SYN", seg(0, cli, srv, 100, 0, S, ""), "S"},
-		{"SYN-ACK", seg(0, srv, cli, 500, 101, S|A, ""), "^h"},
-		{"data", seg(0, cli, srv, 101, 501, P|A, "GET / HTTP/1.1\r\n\r\n"), "D"},
+		{"SYN", []pcapgen.Packet{seg(0, cli, srv, 100, 0, S, ""), seg(time.Millisecond, cli, srv, 101, 501, A, ""), data}, "SAD"},
+		{"SYN-ACK", []pcapgen.Packet{seg(0, srv, cli, 500, 101, S|A, ""), seg(time.Millisecond, cli, srv, 101, 501, A, ""), data}, "^hAD"},
+		{"data", []pcapgen.Packet{data, seg(3*time.Millisecond, srv, cli, 501, 119, A, "")}, "D"},
+		{"no payload", []pcapgen.Packet{seg(0, cli, srv, 100, 0, S, ""), seg(time.Millisecond, cli, srv, 101, 501, A, "")}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []flowscope.Conn
@@ -627,7 +631,13 @@ func TestNewSessionSeesFirstPacket(t *testing.T) {
 					got = append(got, *c)
 					return nil
 				}))}}
-			run(t, cfg, []pcapgen.Packet{tc.first, seg(time.Millisecond, cli, srv, 101, 501, A, "")})
+			run(t, cfg, tc.pkts)
+			if tc.history == "" {
+				if len(got) != 0 {
+					t.Fatalf("NewSession called %d times for a connection without payload", len(got))
+				}
+				return
+			}
 			if len(got) != 1 {
 				t.Fatalf("NewSession called %d times, want 1", len(got))
 			}
