@@ -17,9 +17,10 @@ type TrackConfig struct {
 	// split by flow), each is a shard of its own and Workers is not used.
 	Workers int
 	// Driver configures each shard's Driver: its parsers, timeouts and
-	// bounds. The reassembly budget (ReassemblyBudget) is for the whole
-	// stage: each shard gets an equal part of it. MaxFlows bounds each
-	// shard's table.
+	// bounds. The reassembly budget (ReassemblyBudget) and the flow table
+	// (MaxFlows) are for the whole stage: each shard gets an equal part
+	// of them (so a shard given more than its share of flows evicts
+	// before the stage holds MaxFlows).
 	Driver flowscope.Config
 	// Final is the end reason of the flows still open at the end of
 	// input. Zero means EndOfInput; a live capture that was stopped gives
@@ -74,6 +75,11 @@ func Track[K flowscope.Key](g *Graph, name string, ext flowscope.Extractor[K], c
 		budget = flowscope.DefaultReassemblyBudget
 	}
 	dc.ReassemblyBudget = max(budget/n, 1)
+	maxFlows := dc.MaxFlows
+	if maxFlows <= 0 {
+		maxFlows = flowscope.DefaultMaxFlows
+	}
+	dc.MaxFlows = max(maxFlows/n, 1)
 	stats := &TrackStats{shards: make([]flowscope.Stats, n), open: make([]int, n), buffer: make([]int, n)}
 	outs := make([]Port[*Batch[flowscope.Record]], n)
 	for i, in := range shardIn {

@@ -226,3 +226,25 @@ func TestPipelineAllocationsPerPacket(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxFlowsIsForTheStage: MaxFlows bounds the flows of the whole
+// stage, not of each shard: 1,000 lone SYNs through 2 shards of a
+// 100-flow stage evict at least 900 flows (a table of 100 per shard would
+// evict only 800).
+func TestMaxFlowsIsForTheStage(t *testing.T) {
+	var gen []pcapgen.Packet
+	for i := range 1000 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 1024)
+		gen = append(gen, pcapgen.Packet{TS: t0.Add(time.Duration(i) * time.Millisecond), Data: pcapgen.TCP(c, srv, 1, 0, pcapgen.SYN, nil)})
+	}
+	g := stage.New(nil)
+	recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, &stage.TrackConfig{Workers: 2, Driver: flowscope.Config{MaxFlows: 100}},
+		stage.FromSource(g, "read", source.NewMemory(packets(gen))))
+	stage.Drop(g, "drop", recs)
+	if err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := stats.Stats(); st.Flows != 1000 || st.Evicted < 900 {
+		t.Fatalf("%d flows, %d evicted; want 1000 flows and at least 900 evicted", st.Flows, st.Evicted)
+	}
+}
