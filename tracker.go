@@ -260,7 +260,7 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 	switch d.Proto {
 	case flowkey.ProtoTCP:
 		if d.IPVersion != 0 {
-			t.trackTCP(idx, e, s, d, ts, !found)
+			t.trackTCP(idx, e, s, d, ts)
 		}
 	case flowkey.ProtoUDP:
 		if d.PayloadLen > 0 {
@@ -282,8 +282,8 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 
 // trackTCP runs the TCP state machine on a packet of side s of flow idx
 // and reassembles its payload, asking for the connection's stream
-// handler on its first packet.
-func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded, ts int64, first bool) {
+// handler at its first payload.
+func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded, ts int64) {
 	if e.rec.tcp == 0 { // a flow keyed without the protocol, started by another
 		e.rec.tcp = t.tcps.add() + 1
 	}
@@ -377,8 +377,8 @@ func (t *tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	insert(&t.table, &t.flows, idx, h)
 	t.stats.Flows++
 	if d.IPVersion != 0 && t.newDatagram != nil && d.Proto == flowkey.ProtoUDP {
-		// (A TCP connection's stream handler is asked for once its first
-		// packet is accounted: trackTCP.)
+		// (A TCP connection's stream handler is asked for at its first
+		// payload: trackTCP.)
 		t.record(idx, e, &t.scratch)
 		if dh := t.newDatagram(&t.scratch); dh != nil {
 			t.attach(e, nil, dh)
