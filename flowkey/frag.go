@@ -2,6 +2,7 @@ package flowkey
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"time"
 )
 
@@ -10,6 +11,14 @@ import (
 // packet time after which an incomplete datagram is dropped and counted.
 // Overlapping fragments keep the bytes that arrived first (counted in
 // Overlaps; differing bytes in Inconsistent).
+//
+// Each fragment costs time in proportion to its own bytes, whatever the
+// datagrams in flight and the fragments already held: datagrams are
+// found by a map, and the bytes held are a bitmap of the 8-byte units
+// fragment offsets count in. A fragment that is not its datagram's last
+// should be a whole number of units long (RFC 791, RFC 8200); if one is
+// not, its partial last unit counts as held only once a later fragment
+// covers it whole, and that fragment's bytes are the ones kept there.
 //
 // The zero Defragmenter uses the defaults. It is not safe for concurrent
 // use.
@@ -23,10 +32,11 @@ type Defragmenter struct {
 	// missing fragments. Zero means 30 seconds.
 	Timeout time.Duration
 
-	pending []*datagram
-	free    []*datagram
-	out     []byte // the last datagram returned, reused
-	stats   DefragStats
+	index      map[fragKey]*datagram
+	head, tail *datagram // in flight, oldest first
+	free       []*datagram
+	out        []byte // the last datagram returned, reused
+	stats      DefragStats
 }
 
 // DefragStats counts what the Defragmenter did.
@@ -48,22 +58,22 @@ type fragKey struct {
 }
 
 type datagram struct {
-	key     fragKey
-	header  []byte // a copy of the first fragment's IP header
-	data    []byte // payload, indexed by offset
-	have    []span // byte ranges received, sorted, merged
-	total   int    // payload length, known once the last fragment came; -1 before
-	first   int64  // time of the first fragment
-	hasHead bool   // the fragment at offset 0 came (its header is the one used)
+	key        fragKey
+	prev, next *datagram
+	header     []byte   // a copy of the first fragment's IP header
+	data       []byte   // payload, indexed by offset
+	held       []uint64 // bitmap of the 8-byte units received
+	nheld      int      // units set in held
+	total      int      // payload length, known once the last fragment came; -1 before
+	first      int64    // time of the first fragment
+	hasHead    bool     // the fragment at offset 0 came (its header is the one used)
 }
-
-type span struct{ lo, hi int }
 
 // Stats returns the counters.
 func (f *Defragmenter) Stats() DefragStats { return f.stats }
 
 // Pending returns the number of datagrams being reassembled.
-func (f *Defragmenter) Pending() int { return len(f.pending) }
+func (f *Defragmenter) Pending() int { return len(f.index) }
 
 // Add takes one fragment, described by d (as Decode left it, with
 // d.Fragment set), seen at ts (Unix ns). When the fragment completes its
@@ -84,7 +94,7 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 		return nil, false
 	}
 	key := fragKey{src: d.Src, dst: d.Dst, id: fr.ID, proto: fr.NextHeader, v6: d.IPVersion == 6}
-	dg := f.find(key)
+	dg := f.index[key]
 	if dg == nil {
 		dg = f.start(key, ts)
 	}
@@ -98,33 +108,60 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 	if len(dg.data) < end {
 		dg.data = append(dg.data, make([]byte, end-len(dg.data))...)
 	}
-	// Copy only the bytes not held yet: the first to arrive win.
-	cur := off
-	for _, h := range dg.have {
-		if h.hi <= cur || h.lo >= end {
+	// Unit by unit, copy the bytes not held yet: the first to arrive win.
+	// Offsets are whole units; the last unit is held once whole, or when
+	// the fragment is its datagram's last.
+	lastUnit := (end + 7) / 8
+	if fr.More && end%8 != 0 {
+		lastUnit = end / 8
+	}
+	if need := (lastUnit + 63) / 64; len(dg.held) < need {
+		dg.held = append(dg.held, make([]uint64, need-len(dg.held))...)
+	}
+	overlap, inconsistent := false, false
+	for u := off / 8; u < (end+7)/8; u++ {
+		lo, hi := u*8, min(u*8+8, end)
+		if dg.held[u/64]&(1<<(u%64)) != 0 {
+			overlap = true
+			inconsistent = inconsistent || string(dg.data[lo:hi]) != string(data[lo-off:hi-off])
 			continue
 		}
+		copy(dg.data[lo:hi], data[lo-off:hi-off])
+		if u < lastUnit {
+			dg.held[u/64] |= 1 << (u % 64)
+			dg.nheld++
+		}
+	}
+	if overlap {
 		f.stats.Overlaps++
-		if lo, hi := max(h.lo, off), min(h.hi, end); lo < hi &&
-			string(dg.data[lo:hi]) != string(data[lo-off:hi-off]) {
-			f.stats.Inconsistent++
-		}
-		if h.lo > cur {
-			copy(dg.data[cur:h.lo], data[cur-off:h.lo-off])
-		}
-		cur = max(cur, h.hi)
 	}
-	if cur < end {
-		copy(dg.data[cur:end], data[cur-off:])
+	if inconsistent {
+		f.stats.Inconsistent++
 	}
-	dg.have = addSpan(dg.have, span{off, end})
-	if dg.total < 0 || !dg.hasHead || len(dg.have) != 1 || dg.have[0].lo != 0 || dg.have[0].hi < dg.total {
+	if !dg.complete() {
 		return nil, false
 	}
 	f.stats.Reassembled++
 	f.out = dg.assemble(f.out[:0])
 	f.remove(dg)
 	return f.out, true
+}
+
+// complete reports whether every unit below the datagram's length is held.
+func (dg *datagram) complete() bool {
+	need := (dg.total + 7) / 8
+	if dg.total < 0 || !dg.hasHead || dg.nheld < need {
+		return false
+	}
+	// Units beyond the end may be held too: count those below it.
+	n := 0
+	for _, w := range dg.held[:need/64] {
+		n += bits.OnesCount64(w)
+	}
+	if r := need % 64; r > 0 {
+		n += bits.OnesCount64(dg.held[need/64] & (1<<r - 1))
+	}
+	return n == need
 }
 
 // assemble writes the datagram: its header with the lengths and fragment
@@ -144,39 +181,17 @@ func (dg *datagram) assemble(b []byte) []byte {
 	return append(b, payload...)
 }
 
-func addSpan(have []span, s span) []span {
-	out := have[:0:0]
-	for _, h := range have {
-		if h.hi < s.lo || h.lo > s.hi {
-			out = append(out, h)
-			continue
-		}
-		s = span{min(s.lo, h.lo), max(s.hi, h.hi)}
-	}
-	out = append(out, s)
-	for i := len(out) - 1; i > 0 && out[i].lo < out[i-1].lo; i-- {
-		out[i], out[i-1] = out[i-1], out[i]
-	}
-	return out
-}
-
-func (f *Defragmenter) find(k fragKey) *datagram {
-	for _, dg := range f.pending {
-		if dg.key == k {
-			return dg
-		}
-	}
-	return nil
-}
-
 func (f *Defragmenter) start(k fragKey, ts int64) *datagram {
 	limit := f.MaxDatagrams
 	if limit <= 0 {
 		limit = 1024
 	}
-	if len(f.pending) >= limit {
+	if f.index == nil {
+		f.index = make(map[fragKey]*datagram)
+	}
+	if len(f.index) >= limit {
 		f.stats.Evicted++
-		f.remove(f.pending[0])
+		f.remove(f.head)
 	}
 	var dg *datagram
 	if n := len(f.free); n > 0 {
@@ -184,40 +199,54 @@ func (f *Defragmenter) start(k fragKey, ts int64) *datagram {
 	} else {
 		dg = &datagram{}
 	}
-	*dg = datagram{key: k, header: dg.header[:0], data: dg.data[:0], have: dg.have[:0], total: -1, first: ts}
-	f.pending = append(f.pending, dg)
+	clear(dg.held)
+	*dg = datagram{key: k, prev: f.tail, header: dg.header[:0], data: dg.data[:0], held: dg.held[:0], total: -1, first: ts}
+	if f.tail != nil {
+		f.tail.next = dg
+	} else {
+		f.head = dg
+	}
+	f.tail = dg
+	f.index[k] = dg
 	return dg
 }
 
 func (f *Defragmenter) remove(dg *datagram) {
-	for i, p := range f.pending {
-		if p == dg {
-			f.pending = append(f.pending[:i], f.pending[i+1:]...)
-			break
-		}
+	delete(f.index, dg.key)
+	if dg.prev != nil {
+		dg.prev.next = dg.next
+	} else {
+		f.head = dg.next
 	}
+	if dg.next != nil {
+		dg.next.prev = dg.prev
+	} else {
+		f.tail = dg.prev
+	}
+	dg.prev, dg.next = nil, nil
 	if len(f.free) < 64 {
 		f.free = append(f.free, dg)
 	}
 }
 
-// expire drops datagrams older than the timeout at now.
+// expire drops datagrams older than the timeout at now. The list is in
+// order of arrival, so the scan stops at the first datagram still in time.
 func (f *Defragmenter) expire(now int64) {
 	timeout := int64(f.Timeout)
 	if timeout <= 0 {
 		timeout = int64(30 * time.Second)
 	}
-	for len(f.pending) > 0 && now-f.pending[0].first > timeout {
+	for f.head != nil && now-f.head.first > timeout {
 		f.stats.TimedOut++
-		f.remove(f.pending[0])
+		f.remove(f.head)
 	}
 }
 
 // Flush drops every incomplete datagram, counting them as timed out; for
 // the end of input.
 func (f *Defragmenter) Flush() {
-	for len(f.pending) > 0 {
+	for f.head != nil {
 		f.stats.TimedOut++
-		f.remove(f.pending[0])
+		f.remove(f.head)
 	}
 }
