@@ -76,7 +76,7 @@ type reasm struct {
 	started  bool
 	base     uint64 // absolute sequence number of stream offset 0
 	next     uint64 // absolute sequence number of the next byte to deliver
-	ooo      []segment
+	ooo      segList
 	buffered int // memory held in ooo: bytes plus segmentCost each
 	gaps     uint32
 
@@ -213,8 +213,8 @@ func (r *reassembler) data(c reasmConn, s Side, abs uint64, payload []byte, ts i
 		// The receiver acknowledged bytes that were never captured, and
 		// the sender has moved on past them: they are not coming.
 		hole := abs
-		if len(st.ooo) > 0 {
-			hole = min(hole, st.ooo[0].seq)
+		if st.ooo.len() > 0 {
+			hole = min(hole, st.ooo.front().seq)
 		}
 		r.skipTo(c, s, min(hole, me.acked()), ts)
 	}
@@ -239,12 +239,12 @@ func (r *reassembler) data(c reasmConn, s Side, abs uint64, payload []byte, ts i
 // across directions) still fills the hole.
 func (r *reassembler) acked(c reasmConn, s Side, ts int64) {
 	st := &c.st.side[s]
-	if len(st.ooo) == 0 {
+	if st.ooo.len() == 0 {
 		return
 	}
 	acked := c.tcp[s].acked()
-	for len(st.ooo) > 0 && acked > st.next {
-		r.skipTo(c, s, min(acked, st.ooo[0].seq), ts)
+	for st.ooo.len() > 0 && acked > st.next {
+		r.skipTo(c, s, min(acked, st.ooo.front().seq), ts)
 		r.drain(c, s, ts)
 	}
 }
@@ -297,27 +297,14 @@ func (r *reassembler) skipTo(c reasmConn, s Side, to uint64, ts int64) {
 // drain delivers buffered segments that the next byte has reached.
 func (r *reassembler) drain(c reasmConn, s Side, ts int64) {
 	st := &c.st.side[s]
-	k := 0 // segments delivered, removed from the front below
-	for k < len(st.ooo) && st.ooo[k].seq <= st.next {
-		seg := st.ooo[k]
-		k++
+	for st.ooo.len() > 0 && st.ooo.front().seq <= st.next {
+		seg := st.ooo.popFront()
 		st.buffered -= cap(seg.data) + segmentCost
 		r.used -= cap(seg.data) + segmentCost
 		if end := seg.seq + uint64(len(seg.data)); end > st.next {
 			r.deliver(c, s, seg.data[st.next-seg.seq:], max(ts, seg.ts), seg.ack)
 		}
 		r.recycle(seg.data)
-	}
-	if k == 0 {
-		return
-	}
-	// Shift the rest to the front, keeping the array: reslicing from the
-	// front made every later insertion reallocate it.
-	n := copy(st.ooo, st.ooo[k:])
-	clear(st.ooo[n:])
-	st.ooo = st.ooo[:n]
-	if n == 0 && cap(st.ooo) > maxKeptSegments {
-		st.ooo = nil // a large list goes with its episode of loss
 	}
 }
 
@@ -330,9 +317,9 @@ func (r *reassembler) buffer(c reasmConn, s Side, abs uint64, payload []byte, ts
 	// Make room first: a full side, or a full budget, gives up its oldest
 	// hole, delivering what follows it.
 	need := segmentBufCap(len(payload)) + segmentCost
-	for len(st.ooo) > 0 && (st.buffered+need > r.maxBuffer || r.used+need > r.budget) {
+	for st.ooo.len() > 0 && (st.buffered+need > r.maxBuffer || r.used+need > r.budget) {
 		r.boundGaps++
-		r.skipTo(c, s, st.ooo[0].seq, ts)
+		r.skipTo(c, s, st.ooo.front().seq, ts)
 		r.drain(c, s, ts)
 	}
 	if st.buffered+need > r.maxBuffer || r.used+need > r.budget || abs <= st.next {
@@ -350,24 +337,13 @@ func (r *reassembler) buffer(c reasmConn, s Side, abs uint64, payload []byte, ts
 	}
 	// Cut the new bytes against each buffered segment they overlap.
 	end := abs + uint64(len(payload))
-	// The first buffered segment ending past abs: the list is sorted and
-	// its segments do not overlap, so their ends are sorted too. A search,
-	// not a walk: behind a hole a list holds up to a window of segments,
-	// and each new one usually goes at its end.
-	i, hi := 0, len(st.ooo)
-	for i < hi {
-		m := int(uint(i+hi) >> 1)
-		if st.ooo[m].seq+uint64(len(st.ooo[m].data)) <= abs {
-			i = m + 1
-		} else {
-			hi = m
-		}
-	}
+	// From the first buffered segment ending past abs: a search, not a
+	// walk, since behind a hole a list holds up to a window of segments.
 	var piecesBuf [4]segment // on the stack in the common case
 	pieces := piecesBuf[:0]
 	cur := abs
-	for j := i; j < len(st.ooo) && st.ooo[j].seq < end; j++ {
-		o := &st.ooo[j]
+	for j := st.ooo.endPast(abs); st.ooo.valid(j) && st.ooo.at(j).seq < end; j = st.ooo.next(j) {
+		o := st.ooo.at(j)
 		oEnd := o.seq + uint64(len(o.data))
 		if o.seq > cur {
 			pieces = append(pieces, segment{seq: cur, data: payload[cur-abs : o.seq-abs]})
@@ -403,28 +379,13 @@ func (r *reassembler) buffer(c reasmConn, s Side, abs uint64, payload []byte, ts
 		} else {
 			data = append(r.segmentBuf(len(p.data)), p.data...) // out-of-order bytes outlive the packet
 		}
-		st.ooo = insertSegment(st.ooo, segment{seq: p.seq, data: data, ts: ts, ack: ack})
+		st.ooo.insert(segment{seq: p.seq, data: data, ts: ts, ack: ack})
 		st.buffered += cap(data) + segmentCost
 		r.used += cap(data) + segmentCost
 	}
 	if st.buffered > int(stats.PeakBuffered) {
 		stats.PeakBuffered = uint64(st.buffered)
 	}
-}
-
-// maxKeptSegments is the capacity of an emptied out-of-order list that
-// is kept for the side's next episode of loss.
-const maxKeptSegments = 64
-
-func insertSegment(ooo []segment, s segment) []segment {
-	i := len(ooo)
-	for i > 0 && ooo[i-1].seq > s.seq {
-		i--
-	}
-	ooo = append(ooo, segment{})
-	copy(ooo[i+1:], ooo[i:])
-	ooo[i] = s
-	return ooo
 }
 
 // finish delivers what is buffered, declaring the holes before it and
@@ -441,8 +402,8 @@ func (r *reassembler) finish(c reasmConn, ts int64) {
 			st.started, st.base = true, me.start()+1
 			st.next = st.base
 		}
-		for len(st.ooo) > 0 {
-			r.skipTo(c, s, st.ooo[0].seq, ts)
+		for st.ooo.len() > 0 {
+			r.skipTo(c, s, st.ooo.front().seq, ts)
 			r.drain(c, s, ts)
 		}
 		// Bytes before a FIN, or acknowledged by the peer, beyond what was
@@ -460,10 +421,8 @@ func (r *reassembler) release(st *streams) {
 	for s := range st.side {
 		side := &st.side[s]
 		r.used -= side.buffered
-		for _, seg := range side.ooo {
-			r.recycle(seg.data)
-		}
-		side.ooo, side.buffered = nil, 0
+		side.ooo.reset(r.recycle)
+		side.buffered = 0
 	}
 }
 
