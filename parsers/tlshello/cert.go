@@ -64,6 +64,16 @@ func certificate(der []byte) Certificate {
 	return c
 }
 
+// textSize is what c's text holds, in bytes: its strings and their
+// headers.
+func (c *Certificate) textSize() int {
+	n := len(c.SHA256) + len(c.Subject) + len(c.Issuer) + len(c.Err) + 4*16
+	for _, s := range c.SANs {
+		n += len(s) + 16
+	}
+	return n
+}
+
 // parse fills c's fields from a DER certificate.
 func (c *Certificate) parse(der []byte) error {
 	cert, ok := expect(&der, tagSequence)

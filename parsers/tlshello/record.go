@@ -21,6 +21,7 @@ var schema = flowscope.ConnSchema("ssl",
 	flowscope.Field{Name: "ja3", Type: flowscope.TypeString},
 	flowscope.Field{Name: "ja4", Type: flowscope.TypeString},
 	flowscope.Field{Name: "ja3s", Type: flowscope.TypeString},
+	flowscope.Field{Name: "truncated", Type: flowscope.SetOf(flowscope.TypeString)},
 )
 
 // Schema returns the schema of ssl records: ts (the ClientHello's time,
@@ -29,7 +30,8 @@ var schema = flowscope.ConnSchema("ssl",
 // resumed, next_protocol (the server's ALPN choice), established,
 // ssl_history, cert_chain_fps, subject and issuer (of the first
 // certificate), and our client_alpn, client_versions (Zeek's names,
-// GREASE left out), ja3, ja4 and ja3s.
+// GREASE left out), ja3, ja4, ja3s and truncated (what the handshake
+// kept only part of, past the parser's bounds: see Handshake.Truncated).
 func (h *Handshake) Schema() *flowscope.Schema { return schema }
 
 // AppendValues appends the values of the ssl record's fields to vs. The
@@ -100,7 +102,12 @@ func (h *Handshake) AppendValues(vs []flowscope.Value) []flowscope.Value {
 		vs = append(vs, flowscope.Value{}, flowscope.Value{}, flowscope.Value{}, flowscope.Value{})
 	}
 	if s := h.Server; s != nil {
-		return append(vs, flowscope.TextValue((*ja3sText)(s)))
+		vs = append(vs, flowscope.TextValue((*ja3sText)(s)))
+	} else {
+		vs = append(vs, flowscope.Value{})
+	}
+	if len(h.Truncated) > 0 {
+		return append(vs, flowscope.StringsValue(flowscope.SetOf(flowscope.TypeString), h.Truncated))
 	}
 	return append(vs, flowscope.Value{})
 }

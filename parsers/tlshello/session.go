@@ -12,6 +12,29 @@ const (
 	maxHandshake = 256 << 10    // a handshake message being reassembled
 )
 
+// Bounds on what one Handshake keeps, whatever a peer repeats: beyond
+// them the record says what was cut (Handshake.Truncated).
+const (
+	// MaxHistory is the most ssl_history letters kept, Zeek's
+	// SSL::max_ssl_history_length.
+	MaxHistory = 100
+	// MaxAlerts is the most alerts kept.
+	MaxAlerts = 32
+	// MaxCerts is the most certificates kept (fingerprints and all).
+	MaxCerts = 16
+	// MaxCertText bounds the text kept of the certificates (subjects,
+	// issuers, SANs); a certificate beyond it keeps its fingerprint only.
+	MaxCertText = 64 << 10
+)
+
+// What Handshake.Truncated says.
+const (
+	TruncHistory  = "ssl_history"
+	TruncAlerts   = "alerts"
+	TruncCerts    = "certificates"
+	TruncCertText = "certificate_text"
+)
+
 type sideState struct {
 	rec  []byte // bytes of records not yet whole (owned)
 	hs   []byte // handshake message bytes not yet whole (owned)
@@ -24,6 +47,7 @@ type session struct {
 	conn     *flowscope.Conn
 	side     [2]sideState
 	cur      *Handshake
+	certText int // Certificate.textSize of cur's certificates
 	out      []*Handshake
 	checked  bool
 	poisoned string
@@ -86,7 +110,12 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Handshake
 		st.rec = nil
 		return s.out
 	}
-	st.rec = append(st.rec[:0], rest...)
+	if len(st.rec) == 0 || len(rest) < len(st.rec) {
+		// Keep the partial record at the front; when nothing was read
+		// of the buffer it is there already (copying it again made a
+		// record sent a byte at a time cost its length squared).
+		st.rec = append(st.rec[:0], rest...)
+	}
 	return s.out
 }
 
@@ -126,7 +155,11 @@ func (s *session) records(side flowscope.Side, b []byte, ts int64) []byte {
 			s.noteEstablished()
 		case 21:
 			if len(body) >= 2 {
-				s.handshake().Alerts = append(s.handshake().Alerts, uint16(body[0])<<8|uint16(body[1]))
+				if h := s.handshake(); len(h.Alerts) < MaxAlerts {
+					h.Alerts = append(h.Alerts, uint16(body[0])<<8|uint16(body[1]))
+				} else {
+					h.truncate(TruncAlerts)
+				}
 				s.history(side, 'A')
 			}
 		case 23:
@@ -155,7 +188,9 @@ func (s *session) handshakes(side flowscope.Side, ts int64) {
 		s.message(side, typ, hs[4:4+n], ts)
 		hs = hs[4+n:]
 	}
-	st.hs = append(st.hs[:0], hs...)
+	if len(hs) < len(st.hs) { // messages were read: keep the rest at the front
+		st.hs = append(st.hs[:0], hs...)
+	}
 }
 
 // tls13Possible reports whether the handshake may still be TLS 1.3: the
@@ -244,7 +279,18 @@ func (s *session) certificates(body []byte) {
 		if list.bad {
 			break
 		}
-		s.handshake().Certs = append(s.handshake().Certs, certificate(der))
+		h := s.handshake()
+		if len(h.Certs) >= MaxCerts {
+			h.truncate(TruncCerts)
+			break
+		}
+		c := certificate(der)
+		if s.certText+c.textSize() > MaxCertText {
+			h.truncate(TruncCertText)
+			c = Certificate{SHA256: c.SHA256, Err: "not kept: the handshake's certificate text passed its bound"}
+		}
+		s.certText += c.textSize()
+		h.Certs = append(h.Certs, c)
 	}
 }
 
@@ -255,6 +301,10 @@ func (s *session) history(side flowscope.Side, c byte) {
 		c += 'a' - 'A'
 	}
 	h := s.handshake()
+	if len(h.History) >= MaxHistory {
+		h.truncate(TruncHistory)
+		return
+	}
 	h.History += string(c)
 }
 
@@ -275,7 +325,7 @@ func (s *session) emit() {
 	if s.cur != nil && (s.cur.Client != nil || s.cur.Server != nil) {
 		s.out = append(s.out, s.cur)
 	}
-	s.cur = nil
+	s.cur, s.certText = nil, 0
 }
 
 // Gap implements flowscope.SessionParser: the side's record framing is
@@ -292,4 +342,11 @@ func (s *session) End(_ *flowscope.FlowRecord, out []*Handshake) []*Handshake {
 	s.out = out
 	s.emit()
 	return s.out
+}
+
+// truncate notes, once, that the handshake dropped some of what.
+func (h *Handshake) truncate(what string) {
+	if !slices.Contains(h.Truncated, what) {
+		h.Truncated = append(h.Truncated, what)
+	}
 }

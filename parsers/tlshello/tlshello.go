@@ -92,6 +92,10 @@ type Handshake struct {
 	// Resumed is set when the server took up the session the client
 	// offered (same session id, or a pre-shared key on TLS 1.3).
 	Resumed bool
+	// Truncated names what the handshake kept only part of, past the
+	// parser's bounds: TruncHistory (MaxHistory letters), TruncAlerts
+	// (MaxAlerts), TruncCerts (MaxCerts), TruncCertText (MaxCertText).
+	Truncated []string
 }
 
 // Version returns the negotiated version: the server's supported_versions

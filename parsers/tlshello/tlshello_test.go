@@ -12,12 +12,14 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flowscope-go/flowscope"
+	"github.com/flowscope-go/flowscope/internal/hostile"
 	"github.com/flowscope-go/flowscope/parsers/parsertest"
 	"github.com/flowscope-go/flowscope/parsers/tlshello"
 )
@@ -295,3 +297,36 @@ func TestDoneAfterGap(t *testing.T) {
 // poisoner is what the session's Poisoned method gives: whether, and
 // why, it gave up on the connection.
 type poisoner interface{ Poisoned() (string, bool) }
+
+// TestBounds: what a peer repeats is kept up to the parser's bounds, and
+// the record says what was cut.
+func TestBounds(t *testing.T) {
+	hello := hostile.Records(22, hostile.ClientHello("b.example"), 16384)
+	var server []byte
+	server = append(server, hostile.Records(22, hostile.ServerHello(), 16384)...)
+	// Certificate messages of one 3-byte "certificate" each, more than
+	// MaxCerts of them, then alerts past MaxAlerts.
+	cert := []byte{11, 0, 0, 9, 0, 0, 6, 0, 0, 3, 1, 2, 3}
+	for range tlshello.MaxCerts + 4 {
+		server = append(server, hostile.Records(22, cert, 16384)...)
+	}
+	for range tlshello.MaxAlerts + 4 {
+		server = append(server, hostile.Records(21, []byte{1, 0}, 2)...)
+	}
+	s := tlshello.Parser{}.NewSession(nil)
+	out := s.Data(flowscope.Orig, hello, 1, nil)
+	out = s.Data(flowscope.Resp, server, 2, out)
+	out = s.End(&flowscope.FlowRecord{}, out)
+	if len(out) != 1 {
+		t.Fatalf("%d handshakes", len(out))
+	}
+	h := out[0]
+	if len(h.Certs) != tlshello.MaxCerts || len(h.Alerts) != tlshello.MaxAlerts || len(h.History) > tlshello.MaxHistory {
+		t.Errorf("%d certs, %d alerts, history %q", len(h.Certs), len(h.Alerts), h.History)
+	}
+	for _, want := range []string{tlshello.TruncCerts, tlshello.TruncAlerts} {
+		if !slices.Contains(h.Truncated, want) {
+			t.Errorf("truncated %v, want %s in it", h.Truncated, want)
+		}
+	}
+}

@@ -79,5 +79,15 @@ func (h *Handshake) AppendZeekJSON(b []byte) []byte {
 		b = s.AppendJA3S(b)
 		b = append(b, '"')
 	}
+	if len(h.Truncated) > 0 {
+		b = append(b, `,"truncated":[`...)
+		for i, t := range h.Truncated {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = zeekjson.AppendString(b, t)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
