@@ -33,6 +33,13 @@ import (
 const (
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxHeaders     = 256
+	// DefaultMaxPending bounds the requests of a connection that wait
+	// for their responses (pipelined, or never answered).
+	DefaultMaxPending = 256
+	// DefaultMaxPendingBytes bounds the bytes of their heads.
+	DefaultMaxPendingBytes = 1 << 20
+	// MaxInterim is the most 1xx responses kept for a transaction.
+	MaxInterim = 8
 	// detectWindow is how many bytes of each side are searched for a
 	// message start before the connection is judged not to be HTTP.
 	detectWindow = 16 << 10
@@ -51,11 +58,24 @@ type Parser struct {
 	// MaxBodyCapture is how many bytes of each body (after de-chunking)
 	// are kept in Message.Body. Zero keeps none: bodies are only counted.
 	MaxBodyCapture int
+	// MaxPending and MaxPendingBytes bound the requests that wait for
+	// their responses, in number and in bytes of their heads: beyond
+	// either the oldest is reported at once, unanswered and flagged
+	// Evicted, and the response that comes for it later is reported
+	// alone (flagged Evicted too). Zero means 256 requests, 1 MiB.
+	MaxPending, MaxPendingBytes int
 }
 
 // NewSession returns a parser for one connection.
 func (p Parser) NewSession(c *flowscope.Conn) flowscope.SessionParser[*Transaction] {
-	s := &session{conn: c, maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture}
+	s := &session{conn: c, maxHeaderBytes: p.MaxHeaderBytes, maxHeaders: p.MaxHeaders, maxBody: p.MaxBodyCapture,
+		maxPending: p.MaxPending, maxPendingBytes: p.MaxPendingBytes}
+	if s.maxPending <= 0 {
+		s.maxPending = DefaultMaxPending
+	}
+	if s.maxPendingBytes <= 0 {
+		s.maxPendingBytes = DefaultMaxPendingBytes
+	}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -97,9 +117,16 @@ const (
 	ObsFold
 	// BadFraming: a malformed chunk size or Content-Length.
 	BadFraming
+	// Evicted: the request was reported before its response came, as
+	// more requests waited than Parser.MaxPending (or MaxPendingBytes)
+	// allows; the response is then reported alone.
+	Evicted
+	// Truncated: more interim (1xx) responses came than MaxInterim;
+	// the later ones were counted, not kept.
+	Truncated
 )
 
-var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing"}
+var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing", "evicted", "truncated"}
 
 // Names returns the names of the flags set, in a fixed order.
 func (f Flags) Names() []string {
@@ -171,6 +198,8 @@ type Transaction struct {
 	Interim []*Response
 	// Flags gathers the flags of both messages.
 	Flags Flags
+
+	cost int // what it counts against the pending bound while it waits
 }
 
 func equalFold(a, b string) bool {

@@ -254,3 +254,62 @@ func TestDoneInTunnel(t *testing.T) {
 // poisoner is what the session's Poisoned method gives: whether, and
 // why, it gave up on the connection.
 type poisoner interface{ Poisoned() (string, bool) }
+
+// TestPendingBound: requests beyond MaxPending are reported unanswered
+// as they are pushed out, and the responses that come for them later are
+// reported alone, so that every later response still pairs with its own
+// request.
+func TestPendingBound(t *testing.T) {
+	const n, bound = 300, 256
+	var reqs, resps strings.Builder
+	for i := range n {
+		reqs.WriteString("GET /" + itoa(i) + " HTTP/1.1\r\nHost: h\r\n\r\n")
+		resps.WriteString("HTTP/1.1 200 OK\r\nX-N: " + itoa(i) + "\r\nContent-Length: 0\r\n\r\n")
+	}
+	txs := run(t, []feed{{side: O, data: reqs.String()}, {side: R, data: resps.String()}})
+	if len(txs) != n+(n-bound) {
+		t.Fatalf("%d transactions, want %d", len(txs), n+(n-bound))
+	}
+	for i, tx := range txs {
+		switch {
+		case i < n-bound: // pushed out unanswered
+			if tx.Request == nil || tx.Request.Target != "/"+itoa(i) || tx.Response != nil || tx.Flags&http1.Evicted == 0 || tx.Depth != i+1 {
+				t.Fatalf("transaction %d: %s", i, summary(txs[i:i+1]))
+			}
+		case i < 2*(n-bound): // their responses, alone
+			k := i - (n - bound)
+			if v, _ := tx.Response.Header("X-N"); tx.Request != nil || v != itoa(k) || tx.Flags&http1.Evicted == 0 || tx.Depth != k+1 {
+				t.Fatalf("transaction %d: %s (X-N %s, depth %d)", i, summary(txs[i:i+1]), v, tx.Depth)
+			}
+		default:
+			k := i - (n - bound)
+			if v, _ := tx.Response.Header("X-N"); tx.Request == nil || tx.Request.Target != "/"+itoa(k) || v != itoa(k) || tx.Flags != 0 || tx.Depth != k+1 {
+				t.Fatalf("transaction %d: %s (X-N %s)", i, summary(txs[i:i+1]), v)
+			}
+		}
+	}
+}
+
+// TestObsFoldJoined: continuation lines join their header with single
+// spaces, and folds of a header dropped by MaxHeaders are dropped with it.
+func TestObsFoldJoined(t *testing.T) {
+	head := "GET / HTTP/1.1\r\nA: one\r\n two\r\n\tthree \r\nB: b\r\n"
+	for i := range http1.DefaultMaxHeaders {
+		head += "H" + itoa(i) + ": x\r\n"
+	}
+	head += "Dropped: d\r\n fold\r\n\r\n"
+	txs := run(t, []feed{{side: O, data: head}})
+	if len(txs) != 1 {
+		t.Fatalf("%d transactions", len(txs))
+	}
+	m := txs[0].Request
+	if v, _ := m.Header("A"); v != "one two three" {
+		t.Errorf("A = %q, want %q", v, "one two three")
+	}
+	if v, _ := m.Header("B"); v != "b" {
+		t.Errorf("B = %q", v)
+	}
+	if last := m.Headers[len(m.Headers)-1]; last.Value != "x" || m.DroppedHeaders != 3 || m.Flags&http1.ObsFold == 0 {
+		t.Errorf("last kept header %+v, %d dropped, flags %v", last, m.DroppedHeaders, m.Flags.Names())
+	}
+}

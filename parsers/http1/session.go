@@ -52,6 +52,46 @@ type session struct {
 	maxHeaders     int
 	maxBody        int
 	out            []*Transaction
+
+	maxPending, maxPendingBytes int
+	pendingBytes                int // heads of the pending requests, and a cost each
+	// evictLo and evictN are the depths of the requests reported before
+	// their responses came (evictLo, evictLo+1, ...): the next evictN
+	// responses are theirs.
+	evictLo, evictN int
+}
+
+// pendingCost is what a waiting request costs beyond its head's bytes:
+// its transaction, request and header list.
+const pendingCost = 256
+
+// wait queues a request for its response within the bounds, reporting
+// the oldest unanswered when they are reached.
+func (s *session) wait(tx *Transaction, head int) {
+	s.pending = append(s.pending, tx)
+	s.pendingBytes += head + pendingCost
+	tx.cost = head + pendingCost
+	for len(s.pending) > 1 && (len(s.pending) > s.maxPending || s.pendingBytes > s.maxPendingBytes) {
+		old := s.pop()
+		old.Flags |= Evicted
+		if s.evictN == 0 {
+			s.evictLo = old.Depth
+		}
+		s.evictN++
+		s.emit(old)
+	}
+}
+
+// pop takes the oldest waiting request off the queue.
+func (s *session) pop() *Transaction {
+	tx := s.pending[0]
+	// Clear the slot: the array behind the slice would otherwise keep
+	// the emitted transaction, heads and all, as long as the connection
+	// lives (a kept-alive idle one for minutes).
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	s.pendingBytes -= tx.cost
+	return tx
 }
 
 var _ flowscope.Doner = (*session)(nil)
@@ -472,7 +512,7 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		}
 		s.depth++
 		rt.tx = Transaction{Conn: s.conn, Depth: s.depth, Request: req}
-		s.pending = append(s.pending, &rt.tx)
+		s.wait(&rt.tx, len(block))
 		st.req, st.msg = req, &req.Message
 		switch {
 		case req.Method == "CONNECT":
@@ -513,9 +553,13 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		// Interim: it belongs to the request at the head, which stays.
 		if len(s.pending) == 0 {
 			s.depth++
-			s.pending = append(s.pending, &Transaction{Conn: s.conn, Depth: s.depth})
+			s.wait(&Transaction{Conn: s.conn, Depth: s.depth}, len(block))
 		}
-		s.pending[0].Interim = append(s.pending[0].Interim, resp)
+		if tx := s.pending[0]; len(tx.Interim) < MaxInterim {
+			tx.Interim = append(tx.Interim, resp)
+		} else {
+			tx.Flags |= Truncated
+		}
 		st.resp, st.msg = nil, nil
 		st.state = stateSeek
 		return
@@ -546,6 +590,17 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 // headers parses the header lines in text into m.
 func (s *session) headers(m *Message, text string) {
 	var te bool
+	// Continuation lines (obsolete folding) are gathered in fold and
+	// joined to the header they continue once, when it ends: joining
+	// each as it came cost a header of n lines n copies of its value.
+	var fold []byte
+	kept := false // the last header line was kept (not dropped)
+	endFold := func() {
+		if fold != nil {
+			m.Headers[len(m.Headers)-1].Value = string(fold)
+			fold = nil
+		}
+	}
 	for text != "" {
 		var l string
 		l, text, _ = strings.Cut(text, "\n")
@@ -555,11 +610,16 @@ func (s *session) headers(m *Message, text string) {
 		}
 		if l[0] == ' ' || l[0] == '\t' {
 			m.Flags |= ObsFold
-			if n := len(m.Headers); n > 0 {
-				m.Headers[n-1].Value += " " + strings.TrimSpace(l)
+			if kept {
+				if fold == nil {
+					fold = append(fold, m.Headers[len(m.Headers)-1].Value...)
+				}
+				fold = append(append(fold, ' '), strings.TrimSpace(l)...)
 			}
 			continue
 		}
+		endFold()
+		kept = false
 		colon := strings.IndexByte(l, ':')
 		if colon <= 0 {
 			continue // not a header: skipped
@@ -588,7 +648,9 @@ func (s *session) headers(m *Message, text string) {
 			continue
 		}
 		m.Headers = append(m.Headers, h)
+		kept = true
 	}
+	endFold()
 	if te && m.ContentLength >= 0 {
 		m.Flags |= SmugglingCLTE // chunked wins, as RFC 9112 says
 	}
@@ -621,14 +683,15 @@ func (s *session) done(side flowscope.Side, ts int64) {
 		return
 	}
 	var tx *Transaction
-	if len(s.pending) > 0 {
-		tx = s.pending[0]
-		// Clear the slot: the array behind the slice would otherwise keep
-		// the emitted transaction, heads and all, as long as the
-		// connection lives (a kept-alive idle one for minutes).
-		s.pending[0] = nil
-		s.pending = s.pending[1:]
-	} else {
+	switch {
+	case s.evictN > 0:
+		// The response of a request reported before it came.
+		tx = &Transaction{Conn: s.conn, Depth: s.evictLo, Flags: Evicted}
+		s.evictLo++
+		s.evictN--
+	case len(s.pending) > 0:
+		tx = s.pop()
+	default:
 		s.depth++
 		tx = &Transaction{Conn: s.conn, Depth: s.depth}
 	}
@@ -709,6 +772,6 @@ func (s *session) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transactio
 	for _, tx := range s.pending {
 		s.emit(tx)
 	}
-	s.pending = nil
+	s.pending, s.pendingBytes = nil, 0
 	return s.out
 }
