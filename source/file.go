@@ -10,9 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
@@ -60,8 +58,10 @@ type Files struct {
 	cur    *fileReader
 	next   int
 	stats  Stats
-	// clamped counts the clamped times of the files closed so far.
-	clamped uint64
+	// clamped and bad count the clamped times and bad blocks of the
+	// files closed so far; skips notes the first bad blocks.
+	clamped, bad uint64
+	skips        []*FileError
 }
 
 // OpenFiles returns a source over the given capture files, read in order.
@@ -126,9 +126,7 @@ func (f *Files) ReadBatch(ctx context.Context, b *Batch) error {
 		}
 		full, err := f.cur.fill(b)
 		if err == io.EOF {
-			f.clamped += f.cur.clamped()
-			f.cur.close()
-			f.cur = nil
+			f.closeCur()
 			if full {
 				break
 			}
@@ -145,14 +143,39 @@ func (f *Files) ReadBatch(ctx context.Context, b *Batch) error {
 	return nil
 }
 
+// closeCur closes the current file, keeping its counts.
+func (f *Files) closeCur() {
+	f.clamped += f.cur.clamped()
+	if ng := f.cur.ng; ng != nil {
+		f.bad += ng.skipped
+		f.skips = append(f.skips, ng.skips[:min(len(ng.skips), maxSkipNotes-len(f.skips))]...)
+	}
+	f.cur.close()
+	f.cur = nil
+}
+
 // Stats implements Source.
 func (f *Files) Stats() Stats {
 	s := f.stats
-	s.TimeClamped = f.clamped
+	s.TimeClamped, s.BadBlocks = f.clamped, f.bad
 	if f.cur != nil {
 		s.TimeClamped += f.cur.clamped()
+		if ng := f.cur.ng; ng != nil {
+			s.BadBlocks += ng.skipped
+		}
 	}
 	return s
+}
+
+// Skipped returns the first 16 corrupt stretches of pcapng files passed
+// over (Stats.BadBlocks counts them all), each naming file, offset and
+// fault, the packet number being the next packet's.
+func (f *Files) Skipped() []*FileError {
+	out := append([]*FileError(nil), f.skips...)
+	if f.cur != nil && f.cur.ng != nil {
+		out = append(out, f.cur.ng.skips...)
+	}
+	return out[:min(len(out), maxSkipNotes)]
 }
 
 // Close implements Source.
@@ -175,12 +198,10 @@ type fileReader struct {
 	// then 16 bytes of record header and the data of each record.
 	pos  int64
 	pcap *pcapReader
-	ng   *pcapgo.NgReader
-	link flowkey.LinkType   // pcap
-	ifs  []flowkey.LinkType // pcapng, by interface index
+	ng   *ngReader
+	link flowkey.LinkType // pcap
 
-	packets   uint64 // records read, for error positions
-	ngClamped uint64 // pcapng packets whose time was clamped
+	packets uint64 // records read, for error positions
 
 	// pending holds a packet read but not yet placed, when the batch it
 	// was read for had no room. Its data lives in the reader's buffer,
@@ -191,10 +212,9 @@ type fileReader struct {
 }
 
 const (
-	magicMicro   = 0xa1b2c3d4
-	magicNano    = 0xa1b23c4d
-	magicPcapng  = 0x0a0d0d0a
-	readBufBytes = 1 << 20
+	magicMicro  = 0xa1b2c3d4
+	magicNano   = 0xa1b23c4d
+	magicPcapng = 0x0a0d0d0a
 )
 
 func openFile(path string) (*fileReader, error) {
@@ -237,9 +257,9 @@ func openReader(path string, in io.Reader, file io.Closer) (*fileReader, error) 
 		}
 		r.pcap, r.link, r.pos = pr, pr.link, 24
 	case le == magicPcapng:
-		nr, err := pcapgo.NewNgReader(bufio.NewReaderSize(br, readBufBytes), pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		nr, err := newNgReader(br)
 		if err != nil {
-			return fail(fmt.Errorf("%w: bad pcapng section header: %v", ErrNotCapture, err))
+			return fail(err)
 		}
 		r.ng = nr
 	default:
@@ -262,7 +282,7 @@ func (r *fileReader) clamped() uint64 {
 	if r.pcap != nil {
 		return r.pcap.clamped
 	}
-	return r.ngClamped
+	return r.ng.clamped
 }
 
 func (r *fileReader) close() {
@@ -285,22 +305,18 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 		r.pending = false
 	}
 	for {
-		off := r.pos
-		var (
-			data []byte
-			ci   gopacket.CaptureInfo
-			rerr error
-		)
-		data, ci, rerr = r.ng.ZeroCopyReadPacketData()
-		if rerr != nil {
-			if rerr == io.EOF {
-				return false, io.EOF
+		p, data, err := r.ng.next(r.path, r.packets+1)
+		if err == io.EOF {
+			return false, io.EOF
+		}
+		if err != nil {
+			var fe *FileError
+			if errors.As(err, &fe) {
+				return false, err
 			}
-			return false, r.recordError(off, rerr)
+			return false, &FileError{Path: r.path, Packet: r.packets + 1, Offset: r.ng.pos, Err: err}
 		}
 		r.packets++
-		r.pos += 16 + int64(len(data))
-		p := flowscope.Packet{Time: ci.Timestamp.UnixNano(), Length: ci.Length, LinkType: r.ngLink(ci.InterfaceIndex), Interface: ci.InterfaceIndex}
 		if !b.put(p, data) {
 			r.pending, r.pendingPkt, r.pendingData = true, p, data
 			return true, nil
@@ -311,29 +327,8 @@ func (r *fileReader) fill(b *Batch) (full bool, err error) {
 	}
 }
 
-// ngLink returns the link type of a pcapng interface; an interface whose
-// type the decoder does not know maps to a value it rejects, so those
-// packets are counted and skipped, not fatal.
-func (r *fileReader) ngLink(i int) flowkey.LinkType {
-	for len(r.ifs) < r.ng.NInterfaces() {
-		ifc, err := r.ng.Interface(len(r.ifs))
-		lt := flowkey.LinkType(0xffff)
-		if err == nil && ifc.LinkType <= 0xfffe {
-			lt = flowkey.LinkType(ifc.LinkType)
-		}
-		r.ifs = append(r.ifs, lt)
-	}
-	if i < 0 || i >= len(r.ifs) {
-		return 0xffff
-	}
-	return r.ifs[i]
-}
-
 func (r *fileReader) recordError(off int64, err error) error {
 	e := &FileError{Path: r.path, Packet: r.packets + 1, Offset: off}
-	if r.ng != nil {
-		e.Offset = -1 // pcapng blocks are parsed inside pcapgo; their offsets are not known here
-	}
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		e.Err = fmt.Errorf("%w: file ends inside the record", ErrTruncatedRecord)

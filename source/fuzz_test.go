@@ -3,6 +3,7 @@ package source_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"testing"
@@ -19,6 +20,11 @@ func FuzzReader(f *testing.F) {
 	f.Add(sample.Capture[:24])
 	file, _ := pcapngTwoInterfaces(conn(1))
 	f.Add(file)
+	be := goodFile(binary.BigEndian, conn(1)[:3])
+	f.Add(be.b)
+	spoilt := goodFile(binary.LittleEndian, conn(1)[:4])
+	binary.LittleEndian.PutUint32(spoilt.b[spoilt.epbs[1]+4:], 8) // a bad length: resynchronised
+	f.Add(spoilt.b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, err := source.NewReader("fuzz.pcap", bytes.NewReader(data))
 		if err != nil {

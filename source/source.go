@@ -59,6 +59,9 @@ type Stats struct {
 	// nanoseconds hold (April 2262): they are given the latest time that
 	// does.
 	TimeClamped uint64
+	// BadBlocks counts corrupt stretches of pcapng files passed over,
+	// reading on at the next valid block (see Files.Skipped).
+	BadBlocks uint64
 }
 
 // Batch is a reusable set of packets. The packets' Data slices point into

@@ -249,6 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 
 	// limit ends the sources: at --count packets, or on a signal.
 	var srcs []source.Source
+	var files *source.Files // when reading files
 	var lives []*source.Live
 	stopLives := func() {
 		for _, l := range lives {
@@ -271,7 +272,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 			srcs = append(srcs, l)
 		}
 	} else {
-		var files *source.Files
 		if len(o.reads) == 0 {
 			fmt.Fprintf(stderr, "flowscope: no -r given; analysing the embedded sample capture %s (%d bytes). See -h.\n",
 				sample.Name, len(sample.Capture))
@@ -434,6 +434,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		}
 		if st.Evicted > 0 {
 			fmt.Fprintf(stderr, "flowscope: %d flows ended early because the flow table was full\n", st.Evicted)
+		}
+		if files != nil {
+			fs := files.Stats()
+			if fs.BadBlocks > 0 {
+				fmt.Fprintf(stderr, "flowscope: %d corrupt stretches of pcapng passed over, reading on at the next valid block:\n", fs.BadBlocks)
+				for _, n := range files.Skipped() {
+					fmt.Fprintf(stderr, "flowscope:   %v\n", n)
+				}
+			}
+			if fs.TimeClamped > 0 {
+				fmt.Fprintf(stderr, "flowscope: %d packets stamped past 2262 (what int64 nanoseconds hold) were given the latest time that fits\n", fs.TimeClamped)
+			}
 		}
 		if lives != nil {
 			var ss source.Stats
