@@ -16,9 +16,10 @@ import (
 // datagrams in flight and the fragments already held: datagrams are
 // found by a map, and the bytes held are a bitmap of the 8-byte units
 // fragment offsets count in. A fragment that is not its datagram's last
-// should be a whole number of units long (RFC 791, RFC 8200); if one is
-// not, its partial last unit counts as held only once a later fragment
-// covers it whole, and that fragment's bytes are the ones kept there.
+// should be a whole number of units long (RFC 791, RFC 8200); a partial
+// unit counts as held only once a fragment covers it whole, and until
+// then a later fragment's bytes replace it (so too the partial unit that
+// ends a datagram).
 //
 // The zero Defragmenter uses the defaults. It is not safe for concurrent
 // use.
@@ -109,25 +110,23 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 		dg.data = append(dg.data, make([]byte, end-len(dg.data))...)
 	}
 	// Unit by unit, copy the bytes not held yet: the first to arrive win.
-	// Offsets are whole units; the last unit is held once whole, or when
-	// the fragment is its datagram's last.
-	lastUnit := (end + 7) / 8
-	if fr.More && end%8 != 0 {
-		lastUnit = end / 8
-	}
-	if need := (lastUnit + 63) / 64; len(dg.held) < need {
+	// Only whole units count as held; a datagram's partial last unit is
+	// always covered by the fragment that ends it, which set total.
+	if need := ((end+7)/8 + 63) / 64; len(dg.held) < need {
 		dg.held = append(dg.held, make([]uint64, need-len(dg.held))...)
 	}
 	overlap, inconsistent := false, false
 	for u := off / 8; u < (end+7)/8; u++ {
-		lo, hi := u*8, min(u*8+8, end)
+		// Offsets from the wire are whole units; one that is not (a
+		// Decoded made by hand) leaves its first unit not held.
+		lo, hi := max(u*8, off), min(u*8+8, end)
 		if dg.held[u/64]&(1<<(u%64)) != 0 {
 			overlap = true
 			inconsistent = inconsistent || string(dg.data[lo:hi]) != string(data[lo-off:hi-off])
 			continue
 		}
 		copy(dg.data[lo:hi], data[lo-off:hi-off])
-		if u < lastUnit {
+		if lo == u*8 && hi == u*8+8 {
 			dg.held[u/64] |= 1 << (u % 64)
 			dg.nheld++
 		}
@@ -147,9 +146,10 @@ func (f *Defragmenter) Add(d *Decoded, ts int64) ([]byte, bool) {
 	return f.out, true
 }
 
-// complete reports whether every unit below the datagram's length is held.
+// complete reports whether every whole unit below the datagram's length
+// is held (the partial unit after them came with the last fragment).
 func (dg *datagram) complete() bool {
-	need := (dg.total + 7) / 8
+	need := dg.total / 8
 	if dg.total < 0 || !dg.hasHead || dg.nheld < need {
 		return false
 	}

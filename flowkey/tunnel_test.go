@@ -196,26 +196,30 @@ func FuzzDefragmentHostile(f *testing.F) {
 		fr := flowkey.Defragmenter{MaxDatagrams: 3, MaxBytes: 4096}
 		var dec flowkey.Decoder
 		whole := pcapgen.UDP(cli4, srv4, make([]byte, 64))
-		payload := make([]byte, 512)
+		payload := make([]byte, 4096)
 		for i := range payload {
 			payload[i] = byte(i)
 		}
-		// Each op is 4 bytes: datagram id, offset in 8-byte units, more flag
-		// (low bit; bit 1 flips the payload bytes), length in 8-byte units.
+		// Each op is 4 bytes: datagram id, offset in 8-byte units, flags
+		// (bit 0 more fragments, bit 1 flips the payload bytes, bits 2-4
+		// bytes short of whole units), length in 8-byte units.
+		var flipped [5]bool // a datagram of that id got flipped bytes
 		for i := 0; i+4 <= len(ops); i += 4 {
 			id, off, flags, n := ops[i]%5, int(ops[i+1])*8, ops[i+2], int(ops[i+3]%64)*8
+			n = max(n-int(flags>>2&7), 0)
+			flipped[id] = flipped[id] || flags&2 != 0
 			var d flowkey.Decoded
 			if dec.Decode(flowkey.LinkEthernet, whole, &d) != nil {
 				t.Fatal("template frame does not decode")
 			}
-			data := payload[:n]
+			data := payload[off : off+n]
 			if flags&2 != 0 {
 				data = make([]byte, n)
 				for j := range data {
-					data[j] = ^payload[j]
+					data[j] = ^payload[off+j]
 				}
 			}
-			d.Frag = flowkey.FragInfo{ID: uint32(id), Offset: uint16(off * 4), More: flags&1 != 0,
+			d.Frag = flowkey.FragInfo{ID: uint32(id), Offset: uint16(off), More: flags&1 != 0,
 				Header: ipOf(whole)[:20], NextHeader: flowkey.ProtoUDP}
 			d.Payload = data
 			dg, ok := fr.Add(&d, int64(i)*1e8)
@@ -235,6 +239,12 @@ func FuzzDefragmentHostile(f *testing.F) {
 			if out.IPVersion != 4 || out.IPLength != len(dg) {
 				t.Fatalf("datagram of %d bytes decodes as IPv%d of length %d (%v)", len(dg), out.IPVersion, out.IPLength, err)
 			}
+			// Fragments that all carry the same bytes at the same offsets
+			// make those bytes, wherever they fell.
+			if !flipped[id] && string(dg[20:]) != string(payload[:len(dg)-20]) {
+				t.Fatalf("datagram %d reassembled with bytes not sent", id)
+			}
+			flipped[id] = false
 		}
 		st := fr.Stats()
 		if st.Reassembled+st.TimedOut+st.Evicted > st.Fragments {
