@@ -130,7 +130,7 @@ func (d *Driver[K]) newStream(rec *FlowRecord) streamHandler {
 	if len(hs) == 0 {
 		return discard{}
 	}
-	return newOrderer(newTeeStreams(hs))
+	return newOrderer(newTeeStreams(hs), &d.t.reasm)
 }
 
 // newDatagram gives a new UDP flow its datagram parsers.

@@ -1,9 +1,16 @@
 package flowscope
 
-// maxHeld is how many bytes one connection's orderer may hold while
-// chunks wait for the other side; beyond it, the oldest waits are given
-// up and chunks go out in capture order.
+// maxHeld is how much memory one connection's orderer may hold while
+// chunks wait for the other side: their bytes and heldCost each. Beyond
+// it, or beyond the reassembly budget the orderers share with the
+// reassembler (Config.ReassemblyBudget), the oldest waits are given up
+// and chunks go out in capture order.
 const maxHeld = 1 << 20
+
+// heldCost is what a held chunk costs beyond its bytes: its entry in the
+// list and its allocation's rounding. Counting bytes alone let chunks of
+// one byte hold 80 times their bound.
+const heldCost = 96
 
 // orderer puts the chunks of one TCP connection in causal order: a chunk
 // of one side comes after every chunk of the other side that it
@@ -17,14 +24,34 @@ type orderer struct {
 	h       streamHandler
 	dn      Doner      // h, if it can say it is done
 	waiting [2][]chunk // copied chunks per side, in stream order
-	held    int
-	emitted [2]uint64 // stream offset up to which each side has been passed on
+	held    int        // memory held in waiting: bytes plus heldCost each
+	emitted [2]uint64  // stream offset up to which each side has been passed on
+	// budget, when set, is the memory shared with the reassembler: held
+	// counts in budget.used too.
+	budget *reassembler
+	// unordered counts, per side, chunks passed on before what they
+	// acknowledge because a bound was reached (StreamStats.Unordered).
+	unordered [2]uint64
 }
 
-func newOrderer(h streamHandler) *orderer {
-	o := &orderer{h: h}
+func newOrderer(h streamHandler, budget *reassembler) *orderer {
+	o := &orderer{h: h, budget: budget}
 	o.dn, _ = h.(Doner)
 	return o
+}
+
+// hold adds n to the memory held, here and in the shared budget.
+func (o *orderer) hold(n int) {
+	o.held += n
+	if o.budget != nil {
+		o.budget.used += n
+	}
+}
+
+// over reports whether too much is held: by this connection, or across
+// the budget.
+func (o *orderer) over() bool {
+	return o.held > maxHeld || o.budget != nil && o.held > 0 && o.budget.used > o.budget.budget
 }
 
 // Chunk takes the next chunk of one side. It passes it on at once when
@@ -38,8 +65,8 @@ func (o *orderer) Chunk(c *chunk) {
 		k := *c
 		if c.Bytes != nil {
 			k.Bytes = append([]byte(nil), c.Bytes...)
-			o.held += len(k.Bytes)
 		}
+		o.hold(len(k.Bytes) + heldCost)
 		o.waiting[s] = append(o.waiting[s], k)
 	}
 	o.release(false)
@@ -49,6 +76,9 @@ func (o *orderer) Chunk(c *chunk) {
 // other side never caught up, then ends the handler.
 func (o *orderer) End(rec *FlowRecord) {
 	o.release(true)
+	for s := range o.unordered {
+		rec.Streams[s].Unordered += o.unordered[s]
+	}
 	o.h.End(rec)
 }
 
@@ -78,11 +108,14 @@ func (o *orderer) release(force bool) {
 				pick = s
 			}
 		}
-		if pick < 0 && (force || o.held > maxHeld) {
+		if pick < 0 && (force || o.over()) {
 			for s := range o.waiting {
 				if len(o.waiting[s]) > 0 && (pick < 0 || o.waiting[s][0].Time < o.waiting[pick][0].Time) {
 					pick = s
 				}
+			}
+			if pick >= 0 && !force {
+				o.unordered[pick]++
 			}
 		}
 		if pick < 0 {
@@ -94,7 +127,7 @@ func (o *orderer) release(force bool) {
 		if len(o.waiting[pick]) == 0 {
 			o.waiting[pick] = nil
 		}
-		o.held -= len(c.Bytes)
+		o.hold(-len(c.Bytes) - heldCost)
 		o.pass(&c)
 	}
 }
@@ -105,7 +138,8 @@ func (o *orderer) Done() bool {
 	if o.dn == nil || !o.dn.Done() {
 		return false
 	}
-	o.waiting, o.held = [2][]chunk{}, 0
+	o.waiting = [2][]chunk{}
+	o.hold(-o.held)
 	return true
 }
 

@@ -32,7 +32,7 @@ func (r *recorder) End(*FlowRecord) { r.ended = true }
 func track(t *testing.T, pkts []pcapgen.Packet, h streamHandler) {
 	t.Helper()
 	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
-		NewStream: func(*FlowRecord) streamHandler { return newOrderer(h) },
+		NewStream: func(*FlowRecord) streamHandler { return newOrderer(h, nil) },
 	})
 	tr.trackAll(pkts)
 }
@@ -107,5 +107,41 @@ func TestEndReleasesWaitingChunks(t *testing.T) {
 	track(t, pkts, &r)
 	if len(r.lines) != 2 || r.lines[0] != "orig:gap 100" || r.lines[1] != "resp:response" {
 		t.Errorf("conversation = %q, want the request gap then the response", r.lines)
+	}
+}
+
+// TestOrdererBounded: chunks of one byte that acknowledge what never
+// comes are held up to maxHeld counting each chunk's cost, not its byte
+// alone, and up to the budget shared with the reassembler; what a bound
+// let go out of order is counted in the record.
+func TestOrdererBounded(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		budget *reassembler
+		limit  int
+	}{
+		{"per connection", nil, maxHeld},
+		{"shared budget", &reassembler{budget: 50_000, used: 10_000}, 40_000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r recorder
+			o := newOrderer(&r, c.budget)
+			o.Chunk(&chunk{Side: Orig, Offset: 0, Bytes: []byte("0123456789"), Ack: 0})
+			const n = 20_000
+			for i := range n {
+				o.Chunk(&chunk{Side: Resp, Offset: uint64(i), Bytes: []byte{'x'}, Ack: 100, Time: int64(i)})
+				if o.held > c.limit+heldCost+1 {
+					t.Fatalf("chunk %d: %d bytes held, bound %d", i, o.held, c.limit)
+				}
+			}
+			var rec FlowRecord
+			o.End(&rec)
+			if len(r.lines) != n+1 || rec.Streams[Resp].Unordered == 0 || rec.Streams[Resp].Unordered > n {
+				t.Errorf("%d chunks passed on, %d unordered; want %d, some", len(r.lines), rec.Streams[Resp].Unordered, n+1)
+			}
+			if c.budget != nil && c.budget.used != 10_000 {
+				t.Errorf("budget used %d after the end, want the 10,000 it had", c.budget.used)
+			}
+		})
 	}
 }

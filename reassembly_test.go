@@ -639,7 +639,7 @@ func TestDoneThroughWrappers(t *testing.T) {
 	}
 
 	c := &doneAfter{collector: collector{t: t}, limit: 1}
-	o := newOrderer(c)
+	o := newOrderer(c, nil)
 	// A response acknowledging request bytes not yet seen waits.
 	o.Chunk(&chunk{Side: Resp, Bytes: []byte("late"), Ack: 5})
 	if o.Done() {

@@ -46,6 +46,11 @@ type StreamStats struct {
 	Duplicates, Overlaps, Inconsistent uint64
 	// PeakBuffered is the most out-of-order memory held at once.
 	PeakBuffered uint64
+	// Unordered counts chunks passed to the session parsers before the
+	// other side's bytes they acknowledge, because the memory the
+	// causal orderer may hold (1 MiB a connection, and the reassembly
+	// budget it shares) ran out.
+	Unordered uint64
 }
 
 // EndReason says why a flow ended.
