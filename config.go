@@ -37,6 +37,21 @@ type Config struct {
 	// kept per Driver, a larger value counts as that.
 	MaxFlows int
 
+	// MemoryBudget, when set, bounds the memory a Driver's flows hold, in
+	// bytes, as charged: flowMemory (256 B) a flow in the table,
+	// connMemory (2 KiB) more a TCP connection once it has stream
+	// handlers (its reassembly state, the causal orderer and the session
+	// parsers), datagramMemory (640 B) more a UDP flow with datagram
+	// parsers. The charges are what the built-in parsers take, measured
+	// (BenchmarkFloodMemory) and held by a test; parsers of your own
+	// may take more. Reaching it ends the least recently seen flows
+	// (reason EndEvicted, counted in Stats.MemoryEvicted) as a full
+	// table does. The bytes buffered for reassembly and causal order
+	// are bounded apart, by ReassemblyBudget; what the parsers hold
+	// (pending requests and queries, certificates) by each parser's own
+	// bounds a connection. Zero means no bound but MaxFlows.
+	MemoryBudget int
+
 	// MaxBufferPerSide bounds the out-of-order bytes held for one side of
 	// one TCP connection. Reaching it gives up the oldest hole (a gap).
 	// Zero means 1 MiB.
@@ -75,6 +90,15 @@ const (
 	DefaultReassemblyBudget      = 256 << 20
 )
 
+// What Config.MemoryBudget charges: a flow in the table (its entry,
+// table slots, TCP state and links), a TCP connection's stream handlers
+// with the built-in parsers, a UDP flow's datagram parsers.
+const (
+	flowMemory     = 256
+	connMemory     = 2048
+	datagramMemory = 640
+)
+
 // OverlapPolicy decides which bytes win when buffered out-of-order
 // segments overlap.
 type OverlapPolicy uint8
@@ -100,8 +124,9 @@ type Stats struct {
 	Malformed       uint64 // an impossible header field
 	Fragments       uint64 // IP fragments held for reassembly (see Reassembled)
 	NoKey           uint64 // decoded, but the extractor gave no key
-	// Evicted counts flows ended because the table was full.
-	Evicted uint64
+	// Evicted counts flows ended because the table was full, or the
+	// flows' memory reached Config.MemoryBudget (MemoryEvicted of them).
+	Evicted, MemoryEvicted uint64
 	// BoundGaps counts gaps declared because a reassembly bound was
 	// reached (MaxBufferPerSide or ReassemblyBudget).
 	BoundGaps uint64
@@ -134,6 +159,7 @@ func (s *Stats) Add(o Stats) {
 	s.Fragments += o.Fragments
 	s.NoKey += o.NoKey
 	s.Evicted += o.Evicted
+	s.MemoryEvicted += o.MemoryEvicted
 	s.BoundGaps += o.BoundGaps
 	s.Reassembled += o.Reassembled
 	s.FragmentsDropped += o.FragmentsDropped

@@ -87,8 +87,18 @@ func (d *Driver[K]) Advance(now int64, out []Record) []Record {
 // EndRST, the rest with reason (EndOfInput or EndShutdown).
 func (d *Driver[K]) Flush(reason EndReason, out []Record) []Record {
 	d.out = out
-	d.t.flush(reason)
+	d.t.flush(reason, -1)
 	return d.take()
+}
+
+// FlushSome is Flush for at most n flows (n > 0), oldest first; more
+// reports whether flows are still open. Ending a large table a part at a
+// time keeps the records it makes from piling up: a million flows ended
+// at once hold a million records until they are written.
+func (d *Driver[K]) FlushSome(reason EndReason, n int, out []Record) (_ []Record, more bool) {
+	d.out = out
+	more = d.t.flush(reason, max(n, 1))
+	return d.take(), more
 }
 
 func (d *Driver[K]) take() []Record {

@@ -27,6 +27,7 @@ func (t *tracker[K]) end(idx int32, reason EndReason) {
 	t.unlink(idx)
 	remove(&t.table, &t.flows, idx, e.key.Hash())
 	t.free = append(t.free, idx)
+	t.memUsed -= flowMemory
 	if e.rec.sid != 0 && t.strm[e.rec.sid-1] != nil {
 		t.reasm.finish(reasmConn{st: t.strm[e.rec.sid-1], rec: &e.rec, tcp: t.tcpOf(e)}, e.rec.Last)
 	}
@@ -88,20 +89,39 @@ func (t *tracker[K]) end(idx int32, reason EndReason) {
 }
 
 // evict ends the least recently seen flow across all classes.
-func (t *tracker[K]) evict() {
+func (t *tracker[K]) evict() { t.evictBut(none) }
+
+// evictBut is evict sparing flow keep (the one a packet is being
+// tracked for); it reports whether a flow was ended.
+func (t *tracker[K]) evictBut(keep int32) bool {
 	victim := int32(none)
 	for c := range t.lists {
 		h := t.lists[c].head
+		if h == keep && h != none {
+			h = t.flows.at(h).next
+		}
 		if h != none && (victim == none ||
 			sinceStamp(t.now, t.flows.at(h).rec.linkedAt) > sinceStamp(t.now, t.flows.at(victim).rec.linkedAt)) {
 			victim = h
 		}
 	}
 	if victim == none {
-		return
+		return false
 	}
 	t.stats.Evicted++
 	t.end(victim, EndEvicted)
+	return true
+}
+
+// shed ends the least recently seen flows other than keep while the
+// memory the flows are charged (Config.MemoryBudget) is over the budget.
+func (t *tracker[K]) shed(keep int32) {
+	for t.memBudget > 0 && t.memUsed > t.memBudget {
+		if !t.evictBut(keep) {
+			return
+		}
+		t.stats.MemoryEvicted++
+	}
 }
 
 // maybeScan looks for idle flows once per scanInterval of packet time.
@@ -145,11 +165,18 @@ func (t *tracker[K]) advance(now int64) {
 // flush ends every open flow, oldest first. Flows that had already timed
 // out by the clock end with their timeout reason, finished TCP
 // connections with EndFIN or EndRST, the rest with reason.
-func (t *tracker[K]) flush(reason EndReason) {
+//
+// With n > 0 it ends at most n flows (besides those expire ends) and
+// reports whether any are left.
+func (t *tracker[K]) flush(reason EndReason, n int) bool {
 	t.defrag.Flush()
 	t.expire(t.now)
 	for c := range t.lists {
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
+			if n == 0 {
+				return true
+			}
+			n--
 			e := t.flows.at(h)
 			r := reason
 			if c == classTCPClosed || sinceStamp(t.now, e.rec.linkedAt) > t.timeouts[c] ||
@@ -159,6 +186,7 @@ func (t *tracker[K]) flush(reason EndReason) {
 			t.end(h, r)
 		}
 	}
+	return false
 }
 
 func (t *tracker[K]) unlink(idx int32) {

@@ -55,7 +55,7 @@ func (t *testTracker[K]) Track(p *Packet, out []FlowRecord) []FlowRecord {
 
 // Flush ends every flow and appends their records to out.
 func (t *testTracker[K]) Flush(reason EndReason, out []FlowRecord) []FlowRecord {
-	t.flush(reason)
+	t.flush(reason, -1)
 	return t.take(out)
 }
 

@@ -16,6 +16,9 @@ type tracker[K Key] struct {
 	ext      Extractor[K]
 	timeouts [numClasses]int64
 	maxFlows int
+	// memBudget bounds memUsed, what the flows are charged (see
+	// Config.MemoryBudget); 0 means no bound.
+	memBudget, memUsed int
 
 	// newStream returns the handler of a new TCP connection's streams,
 	// or nil to leave its bytes alone; newDatagram the handler of a new
@@ -86,7 +89,7 @@ func newTracker[K Key](ext Extractor[K], c *Config) *tracker[K] {
 		}
 		return min(int64(d), maxTimeout)
 	}
-	t := &tracker[K]{ext: ext, maxFlows: c.MaxFlows}
+	t := &tracker[K]{ext: ext, maxFlows: c.MaxFlows, memBudget: max(c.MemoryBudget, 0)}
 	t.reasm = reassembler{maxBuffer: c.MaxBufferPerSide, budget: c.ReassemblyBudget, overlap: c.Overlap,
 		compare: max(c.CompareRetransmissions, 0)}
 	t.defrag = flowkey.Defragmenter{MaxDatagrams: c.Fragments.MaxDatagrams, MaxBytes: c.Fragments.MaxBytes, Timeout: c.Fragments.Timeout}
@@ -239,6 +242,8 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 		if t.table.count >= t.maxFlows {
 			t.evict()
 		}
+		t.memUsed += flowMemory
+		t.shed(none)
 		idx = t.start(key, h, fwd, ts, d)
 	}
 	e := t.flows.at(idx)
@@ -325,7 +330,7 @@ func (t *tracker[K]) askStream(idx int32, e *entry[K]) {
 	e.rec.seen |= seenAsked
 	t.record(idx, e, &t.scratch)
 	if sh := t.newStream(&t.scratch); sh != nil {
-		t.attach(e, newStreams(sh), nil)
+		t.attach(idx, e, newStreams(sh), nil)
 	}
 }
 
@@ -381,7 +386,7 @@ func (t *tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 		// payload: trackTCP.)
 		t.record(idx, e, &t.scratch)
 		if dh := t.newDatagram(&t.scratch); dh != nil {
-			t.attach(e, nil, dh)
+			t.attach(idx, e, nil, dh)
 		}
 	}
 	return idx
@@ -428,7 +433,13 @@ func (t *tracker[K]) record(idx int32, e *entry[K], r *FlowRecord) {
 
 // attach gives a flow its handler state, a TCP flow's streams or a UDP
 // flow's datagram handler, in a slot of t.strm and t.dgram.
-func (t *tracker[K]) attach(e *entry[K], st *streams, dh datagramHandler) {
+func (t *tracker[K]) attach(idx int32, e *entry[K], st *streams, dh datagramHandler) {
+	if st != nil {
+		t.memUsed += connMemory
+	} else {
+		t.memUsed += datagramMemory
+	}
+	t.shed(idx)
 	if n := len(t.slotFree); n > 0 {
 		e.rec.sid = t.slotFree[n-1]
 		t.slotFree = t.slotFree[:n-1]
@@ -450,8 +461,10 @@ func (t *tracker[K]) attach(e *entry[K], st *streams, dh datagramHandler) {
 func (t *tracker[K]) detach(e *entry[K]) {
 	if st := t.strm[e.rec.sid-1]; st != nil {
 		t.reasm.release(st)
+		t.memUsed -= connMemory
 	} else {
 		t.dgram[e.rec.sid-1] = nil
+		t.memUsed -= datagramMemory
 	}
 	t.strm[e.rec.sid-1] = nil
 	t.slotFree = append(t.slotFree, e.rec.sid)

@@ -17,9 +17,9 @@ type TrackConfig struct {
 	// split by flow), each is a shard of its own and Workers is not used.
 	Workers int
 	// Driver configures each shard's Driver: its parsers, timeouts and
-	// bounds. The reassembly budget (ReassemblyBudget) and the flow table
-	// (MaxFlows) are for the whole stage: each shard gets an equal part
-	// of them (so a shard given more than its share of flows evicts
+	// bounds. The reassembly budget (ReassemblyBudget), the flows'
+	// memory (MemoryBudget) and the flow table (MaxFlows) are for the
+	// whole stage: each shard gets an equal part of them (so a shard given more than its share of flows evicts
 	// before the stage holds MaxFlows).
 	Driver flowscope.Config
 	// Final is the end reason of the flows still open at the end of
@@ -80,6 +80,9 @@ func Track[K flowscope.Key](g *Graph, name string, ext flowscope.Extractor[K], c
 		maxFlows = flowscope.DefaultMaxFlows
 	}
 	dc.MaxFlows = max(maxFlows/n, 1)
+	if dc.MemoryBudget > 0 {
+		dc.MemoryBudget = max(dc.MemoryBudget/n, 1)
+	}
 	stats := &TrackStats{shards: make([]flowscope.Stats, n), open: make([]int, n), buffer: make([]int, n)}
 	outs := make([]Port[*Batch[flowscope.Record]], n)
 	for i, in := range shardIn {
@@ -124,8 +127,12 @@ func shardOf[K flowscope.Key](ext flowscope.Extractor[K], workers int) func(p *f
 	}
 }
 
+// flushFlows is how many flows a shard ends per output batch at the end
+// of its input.
+const flushFlows = 4096
+
 // trackShard runs one Driver: one output batch per input batch (possibly
-// empty), then one batch of flushed records.
+// empty), then batches of flushed records.
 func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
 	d *flowscope.Driver[K], stats *TrackStats, final flowscope.EndReason) Port[*Batch[flowscope.Record]] {
 	predecodeFor(in)
@@ -162,12 +169,16 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		o := pool.Get()
-		o.Items = d.Flush(final, o.Items)
-		o.Watermark = d.Now()
-		if err := send(ctx, out.ch, o); err != nil {
-			o.Release()
-			return err
+		// The open flows end a part at a time, so that their records do
+		// not pile up in one batch.
+		for more := true; more; {
+			o := pool.Get()
+			o.Items, more = d.FlushSome(final, flushFlows, o.Items)
+			o.Watermark = d.Now()
+			if err := send(ctx, out.ch, o); err != nil {
+				o.Release()
+				return err
+			}
 		}
 		return nil
 	})

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -84,6 +85,12 @@ Output:
 Processing:
   --workers N        flow-tracking shards (default: number of CPUs, %d here);
                      live, one capture socket per shard in a fanout group
+  --memory MB        bound the memory the analysis holds, in MiB (default
+                     1024): a quarter (at most 256 MiB) for bytes held for
+                     reassembly and causal order, the rest for flows and
+                     their parsers; reaching it ends the least recently
+                     seen flows, counted in the summary. 0: no bound but
+                     the table of 1,000,000 flows
 
 Profiling:
   --cpuprofile FILE  write a CPU profile of the run to FILE (go tool pprof;
@@ -124,6 +131,7 @@ type options struct {
 	format    string
 	protocols string
 	workers   int
+	memoryMB  int
 	quiet     bool
 	cpuprof   string
 	memprof   string
@@ -153,6 +161,25 @@ func inputBytes(names []string) int64 {
 		n += fi.Size()
 	}
 	return n
+}
+
+// defaultMemoryMB is --memory's default.
+const defaultMemoryMB = 1024
+
+// memoryConfig splits a --memory bound: a quarter, at most the default
+// 256 MiB, for reassembly and causal order; the rest for the flows and
+// their parsers (Config.MemoryBudget). The Go runtime is told of the
+// whole, so that the collector keeps the heap near it rather than at
+// twice the live data; restore sets back the runtime's limit as it was.
+// Zero leaves the Driver's defaults.
+func memoryConfig(mb int) (c *flowscope.Config, restore func()) {
+	if mb <= 0 {
+		return nil, func() {}
+	}
+	total := mb << 20
+	reasm := min(total/4, flowscope.DefaultReassemblyBudget)
+	old := debug.SetMemoryLimit(int64(total) + 64<<20)
+	return &flowscope.Config{ReassemblyBudget: reasm, MemoryBudget: total - reasm}, func() { debug.SetMemoryLimit(old) }
 }
 
 func main() {
@@ -185,6 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	fs.StringVar(&o.format, "format", "zeek", "output format")
 	fs.StringVar(&o.protocols, "protocols", "", "protocol parsers to run")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "flow-tracking shards")
+	fs.IntVar(&o.memoryMB, "memory", defaultMemoryMB, "memory bound, MiB")
 	fs.BoolVar(&o.quiet, "q", false, "no summary line")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
 	fs.StringVar(&o.memprof, "memprofile", "", "write a heap profile to this file")
@@ -222,8 +250,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		fmt.Fprintf(stderr, "flowscope: -i and -r cannot be used together\n")
 		return 2
 	}
-	if o.duration < 0 || o.ringMB < 0 || o.rotateMB < 0 || o.statsEv < 0 || o.snaplen < 0 {
-		fmt.Fprintf(stderr, "flowscope: --duration, --ring, --rotate, --snaplen and --stats must not be negative\n")
+	if o.duration < 0 || o.ringMB < 0 || o.rotateMB < 0 || o.statsEv < 0 || o.snaplen < 0 || o.memoryMB < 0 {
+		fmt.Fprintf(stderr, "flowscope: --duration, --ring, --rotate, --snaplen, --stats and --memory must not be negative\n")
 		return 2
 	}
 	if o.snaplen > 0 && o.iface == "" {
@@ -366,7 +394,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	start := time.Now()
-	ao := analyze.Options{Workers: o.workers, Protocols: o.protocols, Transcripts: transcripts}
+	dc, restore := memoryConfig(o.memoryMB)
+	defer restore()
+	ao := analyze.Options{Workers: o.workers, Protocols: o.protocols, Transcripts: transcripts, Driver: dc}
 	if o.statsEv > 0 {
 		ao.ReportEvery = o.statsEv
 		last := start
@@ -433,7 +463,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 				st.TimeBackwards, st.TimeSteps)
 		}
 		if st.Evicted > 0 {
-			fmt.Fprintf(stderr, "flowscope: %d flows ended early because the flow table was full\n", st.Evicted)
+			fmt.Fprintf(stderr, "flowscope: %d flows ended early because the flow table was full", st.Evicted)
+			if st.MemoryEvicted > 0 {
+				fmt.Fprintf(stderr, " (%d of them because --memory %d was reached)", st.MemoryEvicted, o.memoryMB)
+			}
+			fmt.Fprintln(stderr)
 		}
 		if files != nil {
 			fs := files.Stats()

@@ -388,3 +388,36 @@ func TestInputBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryFlag: a flood of data connections that needs more than
+// --memory ends the least recently seen flows, says so in the summary,
+// and still writes a record for every flow.
+func TestMemoryFlag(t *testing.T) {
+	var pkts []pcapgen.Packet
+	srv := netip.MustParseAddrPort("192.0.2.1:8080")
+	const n = 3000 // about 7 MB charged, against --memory 4 (3 MiB for flows)
+	ts := time.Unix(1_700_000_000, 0)
+	for i := range n {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 40000)
+		pkts = append(pkts, pcapgen.Packet{TS: ts.Add(time.Duration(i) * time.Millisecond),
+			Data: pcapgen.TCP(cli, srv, 1, 1, pcapgen.ACK|pcapgen.PSH, []byte("GET / HTTP/1.1\r\n"))})
+	}
+	var buf bytes.Buffer
+	if err := pcapgen.WritePcap(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	in := writeTemp(t, "flood.pcap", buf.Bytes())
+	code, out, errOut := runCLI(t, "--memory", "4", "--workers", "1", "--protocols", "http", "-r", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "because --memory 4 was reached") {
+		t.Errorf("summary %q does not say flows ended for --memory", errOut)
+	}
+	if got := strings.Count(out, `"_path":"conn"`); got != n {
+		t.Errorf("%d conn records, want %d", got, n)
+	}
+	if code, _, errOut := runCLI(t, "--memory", "-1"); code != 2 || !strings.Contains(errOut, "--memory") {
+		t.Errorf("--memory -1: exit %d, %q", code, errOut)
+	}
+}

@@ -1,8 +1,11 @@
 package analyze_test
 
 import (
+	"context"
+	"io"
 	"net/netip"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/analyze"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/source"
 )
 
 // BenchmarkFloodMemory holds 500,000 flows of a flood in a Driver with
@@ -29,6 +33,7 @@ func BenchmarkFloodMemory(b *testing.B) {
 		frame []byte
 	}{
 		{"syn", pcapgen.TCP(cli, srv, 1, 0, pcapgen.SYN, nil)},
+		{"tcp-data", pcapgen.TCP(cli, srv, 1, 1, pcapgen.ACK|pcapgen.PSH, []byte("x"))},
 		{"udp-dns", pcapgen.UDP(cli, srv, query)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -57,5 +62,96 @@ func BenchmarkFloodMemory(b *testing.B) {
 				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/flow")
 			}
 		})
+	}
+}
+
+// flood is a source of n packets, one a flow: frame patched with the
+// flow's number at the client address (bytes 26..29).
+type flood struct {
+	frame []byte
+	n, i  int
+}
+
+func (f *flood) ReadBatch(_ context.Context, b *source.Batch) error {
+	b.Reset()
+	if f.i >= f.n {
+		return io.EOF
+	}
+	t0 := time.Unix(1_800_000_000, 0).UnixNano()
+	for ; f.i < f.n && len(b.Packets) < source.DefaultBatchPackets; f.i++ {
+		off := len(b.Data)
+		b.Data = append(b.Data, f.frame...)
+		d := b.Data[off:len(b.Data):len(b.Data)]
+		d[26], d[27], d[28], d[29] = 10+byte(f.i>>24), byte(f.i>>16), byte(f.i>>8), byte(f.i)
+		b.Packets = append(b.Packets, flowscope.Packet{Data: d, Time: t0 + int64(f.i)*1000, Length: len(d), LinkType: flowkey.LinkEthernet})
+	}
+	return nil
+}
+
+func (f *flood) Stats() source.Stats { return source.Stats{} }
+func (f *flood) Close() error        { return nil }
+
+// floodRun runs n SYNs (one a flow) through the command's job with the
+// default workers and a table of maxFlows, sampling the live heap (after
+// a collection) every 20 ms; it returns the peak above the heap before.
+func floodRun(t testing.TB, frame []byte, n, maxFlows int) (peak uint64, st flowscope.Stats) {
+	t.Helper()
+	base := liveHeap()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if h := liveHeap(); h > base {
+				peak = max(peak, h-base)
+			}
+		}
+	})
+	st, err := analyze.Run(context.Background(), &flood{frame: frame, n: n}, io.Discard,
+		analyze.Options{Workers: runtime.NumCPU(), Driver: &flowscope.Config{MaxFlows: maxFlows}})
+	close(done)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return peak, st
+}
+
+// BenchmarkSYNFloodStage floods the command's job, default workers and
+// parsers, with three times the default table (3,000,000 SYNs) and
+// reports the peak live heap per flow the table holds.
+//
+//	go test -run '^$' -bench SYNFloodStage -benchtime 1x ./internal/analyze
+func BenchmarkSYNFloodStage(b *testing.B) {
+	frame := floods()[0].frame
+	for b.Loop() {
+		peak, st := floodRun(b, frame, 3*flowscope.DefaultMaxFlows, 0)
+		b.ReportMetric(float64(peak)/flowscope.DefaultMaxFlows, "peak-B/flow")
+		b.ReportMetric(float64(st.Evicted), "evicted")
+	}
+}
+
+// TestSYNFloodStage holds a SYN flood of three times the table, through
+// the command's job with the default workers, to the documented figure:
+// a peak live heap of at most 256 B a flow the table holds, and a fixed
+// overhead (batches, buffers, the parsers' set-up) of 24 MiB.
+func TestSYNFloodStage(t *testing.T) {
+	table := 300_000
+	if testing.Short() || raceEnabled {
+		table = 20_000 // the bound checks little then: the overhead dominates
+	}
+	peak, st := floodRun(t, floods()[0].frame, 3*table, table)
+	t.Logf("peak live heap %.1f MB, %.0f B a flow of the table; %d evicted", float64(peak)/1e6, float64(peak)/float64(table), st.Evicted)
+	if limit := uint64(table*256 + 24<<20); peak > limit {
+		t.Errorf("peak live heap %d bytes over %d", peak, limit)
+	}
+	if st.Flows != uint64(3*table) || st.Evicted < uint64(2*table) {
+		t.Errorf("%d flows, %d evicted; want %d flows, at least %d evicted", st.Flows, st.Evicted, 3*table, 2*table)
 	}
 }
