@@ -25,7 +25,7 @@ func BenchmarkFlowMemory(b *testing.B) {
 		b.Run(proto, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
-				perFlow := flowMemory(b, proto, n)
+				perFlow := measureFlowMemory(b, proto, n)
 				b.StartTimer()
 				b.ReportMetric(perFlow, "B/flow")
 			}
@@ -39,7 +39,7 @@ type noState struct{}
 func (noState) Datagram(Side, []byte, int64) {}
 func (noState) End(*FlowRecord)              {}
 
-func flowMemory(b *testing.B, proto string, n int) float64 {
+func measureFlowMemory(b *testing.B, proto string, n int) float64 {
 	// Frames are built once and patched per flow (client address and
 	// port), so the packets themselves take no heap while measuring.
 	cli := netip.MustParseAddrPort("10.0.0.1:1024")
