@@ -127,6 +127,10 @@ type Stats struct {
 	// Evicted counts flows ended because the table was full, or the
 	// flows' memory reached Config.MemoryBudget (MemoryEvicted of them).
 	Evicted, MemoryEvicted uint64
+	// Shed under load (Driver.SetShed): ShedParsers counts flows started
+	// without their parsers, ShedPackets packets not tracked because
+	// they would have started a flow.
+	ShedParsers, ShedPackets uint64
 	// BoundGaps counts gaps declared because a reassembly bound was
 	// reached (MaxBufferPerSide or ReassemblyBudget).
 	BoundGaps uint64
@@ -160,6 +164,8 @@ func (s *Stats) Add(o Stats) {
 	s.NoKey += o.NoKey
 	s.Evicted += o.Evicted
 	s.MemoryEvicted += o.MemoryEvicted
+	s.ShedParsers += o.ShedParsers
+	s.ShedPackets += o.ShedPackets
 	s.BoundGaps += o.BoundGaps
 	s.Reassembled += o.Reassembled
 	s.FragmentsDropped += o.FragmentsDropped
@@ -170,5 +176,5 @@ func (s *Stats) Add(o Stats) {
 
 // Skipped returns the number of packets that belong to no flow.
 func (s *Stats) Skipped() uint64 {
-	return s.UnsupportedLink + s.NotIP + s.Truncated + s.Malformed + s.Fragments + s.NoKey
+	return s.UnsupportedLink + s.NotIP + s.Truncated + s.Malformed + s.Fragments + s.NoKey + s.ShedPackets
 }

@@ -107,6 +107,28 @@ func (d *Driver[K]) take() []Record {
 	return out
 }
 
+// Shed is what a Driver gives up to keep up with its input, least
+// first: the policy a live capture under overload follows (see
+// stage.TrackConfig.Shed), after Suricata's emergency mode. Flows already
+// tracked keep everything at every level, so that no connection is
+// reported in part; what is shed is what has not begun.
+type Shed uint8
+
+const (
+	// ShedNone: everything is tracked and parsed.
+	ShedNone Shed = iota
+	// ShedParsers: new flows are tracked without parsers (no protocol
+	// records, no transcripts; their conn records come as ever).
+	ShedParsers
+	// ShedFlows: packets that would start a new flow are counted and
+	// not tracked.
+	ShedFlows
+)
+
+// SetShed sets what the Driver sheds from now on, counted in
+// Stats.ShedParsers and Stats.ShedPackets.
+func (d *Driver[K]) SetShed(s Shed) { d.t.shedding = s }
+
 // Stats returns the Driver's counters.
 func (d *Driver[K]) Stats() Stats { return d.t.Stats() }
 

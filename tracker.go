@@ -19,6 +19,7 @@ type tracker[K Key] struct {
 	// memBudget bounds memUsed, what the flows are charged (see
 	// Config.MemoryBudget); 0 means no bound.
 	memBudget, memUsed int
+	shedding           Shed // see Driver.SetShed
 
 	// newStream returns the handler of a new TCP connection's streams,
 	// or nil to leave its bytes alone; newDatagram the handler of a new
@@ -239,6 +240,10 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 		}
 	}
 	if !found {
+		if t.shedding >= ShedFlows {
+			t.stats.ShedPackets++
+			return -1
+		}
 		if t.table.count >= t.maxFlows {
 			t.evict()
 		}
@@ -381,6 +386,13 @@ func (t *tracker[K]) start(key K, h uint64, fwd bool, ts int64, d *flowkey.Decod
 	e.rec.class = t.classify(e)
 	insert(&t.table, &t.flows, idx, h)
 	t.stats.Flows++
+	if t.shedding >= ShedParsers && (t.newStream != nil && d.Proto == flowkey.ProtoTCP || t.newDatagram != nil && d.Proto == flowkey.ProtoUDP) {
+		// Under load, new flows go without their parsers: marked as asked,
+		// they get no handler.
+		e.rec.seen |= seenAsked
+		t.stats.ShedParsers++
+		return idx
+	}
 	if d.IPVersion != 0 && t.newDatagram != nil && d.Proto == flowkey.ProtoUDP {
 		// (A TCP connection's stream handler is asked for at its first
 		// payload: trackTCP.)

@@ -26,7 +26,20 @@ type TrackConfig struct {
 	// input. Zero means EndOfInput; a live capture that was stopped gives
 	// EndShutdown.
 	Final flowscope.EndReason
+	// Shed, for live capture, lets a shard that falls behind its input
+	// shed load (flowscope.Shed): when its input queue has been full for
+	// shedAfter batches in a row it sheds one level more (first the
+	// parsers of new flows, then new flows), and when the queue has been
+	// empty for recoverAfter batches one level less. Files never shed:
+	// their reading waits instead.
+	Shed bool
 }
+
+// The shedding policy's patience, in input batches.
+const (
+	shedAfter    = 16
+	recoverAfter = 64
+)
 
 // Track adds flow tracking: one Driver per shard, each a loop over its
 // packets, and one output of the records they make, in batches.
@@ -86,7 +99,7 @@ func Track[K flowscope.Key](g *Graph, name string, ext flowscope.Extractor[K], c
 	stats := &TrackStats{shards: make([]flowscope.Stats, n), open: make([]int, n), buffer: make([]int, n)}
 	outs := make([]Port[*Batch[flowscope.Record]], n)
 	for i, in := range shardIn {
-		outs[i] = trackShard(g, name, in, i, flowscope.NewDriver(ext, &dc), stats, c.Final)
+		outs[i] = trackShard(g, name, in, i, flowscope.NewDriver(ext, &dc), stats, c.Final, c.Shed)
 	}
 	if n == 1 {
 		return outs[0], stats
@@ -134,7 +147,7 @@ const flushFlows = 4096
 // trackShard runs one Driver: one output batch per input batch (possibly
 // empty), then batches of flushed records.
 func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
-	d *flowscope.Driver[K], stats *TrackStats, final flowscope.EndReason) Port[*Batch[flowscope.Record]] {
+	d *flowscope.Driver[K], stats *TrackStats, final flowscope.EndReason, shed bool) Port[*Batch[flowscope.Record]] {
 	predecodeFor(in)
 	src := In(in, name)
 	out := NewPort[*Batch[flowscope.Record]](g, name)
@@ -142,7 +155,20 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 	g.Add(name, func(ctx context.Context) error {
 		defer close(out.ch)
 		defer func() { stats.set(shard, d.Stats(), d.Len(), d.Buffered()) }()
+		var level flowscope.Shed
+		full, empty := 0, 0 // batches in a row that found the queue so
 		for b := range src {
+			if shed && cap(src) > 0 {
+				full, empty = streak(full, len(src) == cap(src)), streak(empty, len(src) == 0)
+				switch {
+				case full >= shedAfter && level < flowscope.ShedFlows:
+					level, full = level+1, 0
+					d.SetShed(level)
+				case empty >= recoverAfter && level > flowscope.ShedNone:
+					level, empty = level-1, 0
+					d.SetShed(level)
+				}
+			}
 			o := pool.Get()
 			if pre := b.pre.of(b); pre != nil {
 				for i := range b.Items {
@@ -183,6 +209,14 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 		return nil
 	})
 	return out
+}
+
+// streak counts on while cond holds, from 0 again when it does not.
+func streak(n int, cond bool) int {
+	if cond {
+		return n + 1
+	}
+	return 0
 }
 
 // TrackStats gives the counters of the Drivers behind a Track stage.

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/parsers"
+	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/sink"
 	"github.com/flowscope-go/flowscope/source"
 	"github.com/flowscope-go/flowscope/stage"
@@ -246,5 +249,76 @@ func TestMaxFlowsIsForTheStage(t *testing.T) {
 	}
 	if st := stats.Stats(); st.Flows != 1000 || st.Evicted < 900 {
 		t.Fatalf("%d flows, %d evicted; want 1000 flows and at least 900 evicted", st.Flows, st.Evicted)
+	}
+}
+
+// TestShedUnderLoad: a shard whose output is slow falls behind a fast
+// input; with Shed it drops the parsers of new flows, then new flows,
+// counted, and comes back once its queue empties. Flows it tracks keep
+// every record: a flow started with parsers has its http record, one
+// started without has none, and every tracked flow has its conn record.
+func TestShedUnderLoad(t *testing.T) {
+	const conns = 2000
+	var gen []pcapgen.Packet
+	for i := range conns {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 40000)
+		gen = append(gen, pcapgen.Packet{TS: t0.Add(time.Duration(i) * time.Millisecond),
+			Data: pcapgen.TCP(c, netip.MustParseAddrPort("10.0.0.2:80"), 1, 1, pcapgen.ACK|pcapgen.PSH, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))})
+	}
+	pkts := packets(gen)
+	// A source of one packet a batch, so that the queue has batches to
+	// count; a writer that takes a while a batch, so that the shard
+	// waits on it and its input queue fills.
+	// In the second half the writer is fast and packets come at a pace
+	// the shard keeps up with: it recovers.
+	var next atomic.Int64
+	src := source.Func(func(_ context.Context, b *source.Batch) error {
+		i := int(next.Load())
+		if i == len(pkts) {
+			return io.EOF
+		}
+		if i >= len(pkts)/2 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		b.Packets = append(b.Packets, pkts[i])
+		next.Add(1)
+		return nil
+	})
+	conn, http, lateHTTP := 0, 0, 0
+	slow := sink.Func[flowscope.Record](func(_ context.Context, recs []flowscope.Record) error {
+		for _, r := range recs {
+			switch r := r.(type) {
+			case *flowscope.FlowRecord:
+				conn++
+			case *http1.Transaction:
+				http++
+				if a := r.Conn.Orig.Addr().As4(); int(a[2])<<8|int(a[3]) >= conns-300 {
+					lateHTTP++
+				}
+			}
+		}
+		if next.Load() < int64(len(pkts)/2) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		return nil
+	})
+	g := stage.New(nil)
+	tc := &stage.TrackConfig{Driver: flowscope.Config{Parsers: parsers.All()}, Shed: true}
+	recs, stats := stage.Track(g, "track", flowkey.FiveTupleExtractor{}, tc, stage.FromSource(g, "read", src))
+	stage.To(g, "write", recs, slow)
+	if err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := stats.Stats()
+	t.Logf("%d flows, %d without parsers, %d packets shed; %d conn, %d http records", st.Flows, st.ShedParsers, st.ShedPackets, conn, http)
+	if st.ShedParsers == 0 || st.ShedPackets == 0 {
+		t.Errorf("nothing shed: %+v", st)
+	}
+	if st.Flows+st.ShedPackets != conns || uint64(conn) != st.Flows || uint64(http) != st.Flows-st.ShedParsers {
+		t.Errorf("%d flows + %d shed of %d; %d conn records, %d http records (want %d)", st.Flows, st.ShedPackets, conns, conn, http, st.Flows-st.ShedParsers)
+	}
+	// Recovered: the last flows have their parsers.
+	if lateHTTP < 200 {
+		t.Errorf("%d http records of the last 300 flows: the shard did not recover", lateHTTP)
 	}
 }

@@ -469,6 +469,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 			}
 			fmt.Fprintln(stderr)
 		}
+		if st.ShedParsers > 0 || st.ShedPackets > 0 {
+			fmt.Fprintf(stderr, "flowscope: behind the capture, shed load: %d new flows tracked without parsers, %d packets of new flows not tracked\n",
+				st.ShedParsers, st.ShedPackets)
+		}
 		if files != nil {
 			fs := files.Stats()
 			if fs.BadBlocks > 0 {
@@ -512,6 +516,7 @@ func skipReasons(st flowscope.Stats) string {
 		{st.Truncated, "truncated"},
 		{st.Malformed, "malformed"},
 		{st.NoKey, "without a flow key"},
+		{st.ShedPackets, "of new flows shed under load"},
 	} {
 		if r.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", r.n, r.what))

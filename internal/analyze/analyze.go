@@ -113,7 +113,7 @@ func run(ctx context.Context, srcs []source.Source, w io.Writer, o Options, live
 		ins[i] = stage.FromSource(g, fmt.Sprintf("read-%d", i), src)
 	}
 	if live {
-		tc.Final = flowscope.EndShutdown
+		tc.Final, tc.Shed = flowscope.EndShutdown, true
 	} else if len(ins) > 1 {
 		panic("analyze.Run: one source")
 	}
