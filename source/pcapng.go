@@ -112,9 +112,12 @@ func newNgReader(in io.Reader) (*ngReader, error) {
 }
 
 // peek returns the next n bytes without consuming them; io.EOF when none
-// are left, io.ErrUnexpectedEOF when fewer than n are. The buffer holds
-// at least twice the largest n asked for, so that passing over bytes one
-// at a time (resync) moves them to its front only once per n.
+// are left, io.ErrUnexpectedEOF when fewer than n are. The buffer grows
+// (doubling) only when it is full of bytes still wanted, so a short file
+// never makes it larger than itself whatever lengths it claims; bytes
+// are moved to its front only when it is at most half full of them, so
+// passing over a file a byte at a time (resync) moves each byte O(1)
+// times.
 func (r *ngReader) peek(n int) ([]byte, error) {
 	for r.w-r.r < n {
 		if r.eof {
@@ -123,13 +126,14 @@ func (r *ngReader) peek(n int) ([]byte, error) {
 			}
 			return nil, io.ErrUnexpectedEOF
 		}
-		if len(r.buf)-r.r < n {
+		if r.w == len(r.buf) {
+			live := r.w - r.r
 			dst := r.buf
-			if len(r.buf) < 2*n {
-				dst = make([]byte, 2*n)
+			if live > len(r.buf)/2 {
+				dst = make([]byte, 2*len(r.buf))
 			}
-			r.w = copy(dst, r.buf[r.r:r.w])
-			r.r, r.buf = 0, dst
+			copy(dst, r.buf[r.r:r.w])
+			r.buf, r.r, r.w = dst, 0, live
 		}
 		k, err := r.in.Read(r.buf[r.w:])
 		r.w += k
