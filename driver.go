@@ -23,7 +23,15 @@ type Driver[K Key] struct {
 	t         *tracker[K]
 	sessions  []Parser
 	datagrams []Parser
-	out       []Record // the slice being appended to during a call
+	env       runEnv // the output being appended to during a call
+}
+
+// runEnv is what a Driver's parser runs share: the slice of records
+// being appended to during a call, and the memory count the parsers'
+// held bytes go into (see Holder).
+type runEnv struct {
+	out []Record
+	mem *int
 }
 
 // NewDriver returns a Driver that keys flows with ext. A nil cfg means
@@ -34,6 +42,7 @@ func NewDriver[K Key](ext Extractor[K], cfg *Config) *Driver[K] {
 		c = *cfg
 	}
 	d := &Driver[K]{t: newTracker(ext, &c)}
+	d.env.mem = &d.t.memUsed
 	for _, p := range c.Parsers {
 		if p.session != nil {
 			d.sessions = append(d.sessions, p)
@@ -54,7 +63,7 @@ func NewDriver[K Key](ext Extractor[K], cfg *Config) *Driver[K] {
 // It allocates nothing for a packet of a known flow that completes no
 // record. The packet's bytes are not kept.
 func (d *Driver[K]) Track(p *Packet, out []Record) []Record {
-	d.out = out
+	d.env.out = out
 	d.t.track(p)
 	return d.take()
 }
@@ -65,7 +74,7 @@ func (d *Driver[K]) Track(p *Packet, out []Record) []Record {
 // its own core, while they are in its cache, and leave the Driver only
 // this. The Driver reads dec and does not keep it.
 func (d *Driver[K]) TrackDecoded(p *Packet, dec *flowkey.Decoded, err error, out []Record) []Record {
-	d.out = out
+	d.env.out = out
 	d.t.trackDecoded(p, dec, err)
 	return d.take()
 }
@@ -76,7 +85,7 @@ func (d *Driver[K]) TrackDecoded(p *Packet, dec *flowkey.Decoded, err error, out
 // calls it with the input's watermark so that timers fire even on a shard
 // that receives no packets; live capture calls it with wall time.
 func (d *Driver[K]) Advance(now int64, out []Record) []Record {
-	d.out = out
+	d.env.out = out
 	d.t.advance(now)
 	return d.take()
 }
@@ -86,7 +95,7 @@ func (d *Driver[K]) Advance(now int64, out []Record) []Record {
 // with their timeout reason, finished TCP connections with EndFIN or
 // EndRST, the rest with reason (EndOfInput or EndShutdown).
 func (d *Driver[K]) Flush(reason EndReason, out []Record) []Record {
-	d.out = out
+	d.env.out = out
 	d.t.flush(reason, -1)
 	return d.take()
 }
@@ -96,14 +105,14 @@ func (d *Driver[K]) Flush(reason EndReason, out []Record) []Record {
 // time keeps the records it makes from piling up: a million flows ended
 // at once hold a million records until they are written.
 func (d *Driver[K]) FlushSome(reason EndReason, n int, out []Record) (_ []Record, more bool) {
-	d.out = out
+	d.env.out = out
 	more = d.t.flush(reason, max(n, 1))
 	return d.take(), more
 }
 
 func (d *Driver[K]) take() []Record {
-	out := d.out
-	d.out = nil
+	out := d.env.out
+	d.env.out = nil
 	return out
 }
 
@@ -155,7 +164,7 @@ func (d *Driver[K]) newStream(rec *FlowRecord) streamHandler {
 	var buf [4]streamHandler
 	hs := buf[:0]
 	for _, p := range d.sessions {
-		if h := p.session(c, &d.out); h != nil {
+		if h := p.session(c, &d.env); h != nil {
 			hs = append(hs, h)
 		}
 	}
@@ -170,7 +179,7 @@ func (d *Driver[K]) newDatagram(rec *FlowRecord) datagramHandler {
 	c := ConnOf(rec)
 	var hs teeDatagrams
 	for _, p := range d.datagrams {
-		if h := p.datagram(c, &d.out); h != nil {
+		if h := p.datagram(c, &d.env); h != nil {
 			hs = append(hs, h)
 		}
 	}
@@ -187,5 +196,5 @@ func (d *Driver[K]) newDatagram(rec *FlowRecord) datagramHandler {
 func (d *Driver[K]) ended(r *FlowRecord) {
 	rec := new(FlowRecord)
 	*rec = *r
-	d.out = append(d.out, rec)
+	d.env.out = append(d.env.out, rec)
 }

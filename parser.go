@@ -67,23 +67,34 @@ type Doner interface {
 	Done() bool
 }
 
+// Holder is implemented by parsers that hold data between calls
+// (partial messages, requests waiting for responses, queries waiting for
+// answers): Held says about how many bytes. A Driver asks after each
+// call and counts it against Config.MemoryBudget with the flow's own
+// charge, so that what parsers hold is bounded across flows as well as
+// by each parser's own bounds a flow: reaching the budget ends the least
+// recently seen flows, whose parsers' state goes with them.
+type Holder interface {
+	Held() int
+}
+
 // Parser is a protocol parser ready for a Driver: a SessionFactory or a
 // DatagramFactory whose messages are records. Make one with Session or
 // Datagram; the zero Parser does nothing.
 type Parser struct {
-	session  func(c *Conn, out *[]Record) streamHandler
-	datagram func(c *Conn, out *[]Record) datagramHandler
+	session  func(c *Conn, env *runEnv) streamHandler
+	datagram func(c *Conn, env *runEnv) datagramHandler
 }
 
 // Session returns a Parser that runs f's session parsers on every TCP
 // connection; their messages are records of the Driver's output.
 func Session[M Record](f SessionFactory[M]) Parser {
-	return Parser{session: func(c *Conn, out *[]Record) streamHandler {
+	return Parser{session: func(c *Conn, env *runEnv) streamHandler {
 		p := f.NewSession(c)
 		if p == nil {
 			return nil
 		}
-		h := &sessionRun[M]{p: p, out: out}
+		h := &sessionRun[M]{p: p, env: env}
 		h.dn, _ = p.(Doner)
 		return h
 	}}
@@ -92,12 +103,12 @@ func Session[M Record](f SessionFactory[M]) Parser {
 // Datagram returns a Parser that runs f's datagram parsers on every UDP
 // flow; their messages are records of the Driver's output.
 func Datagram[M Record](f DatagramFactory[M]) Parser {
-	return Parser{datagram: func(c *Conn, out *[]Record) datagramHandler {
+	return Parser{datagram: func(c *Conn, env *runEnv) datagramHandler {
 		p := f.NewDatagram(c)
 		if p == nil {
 			return nil
 		}
-		h := &datagramRun[M]{p: p, out: out}
+		h := &datagramRun[M]{p: p, env: env}
 		h.dn, _ = p.(Doner)
 		return h
 	}}
@@ -108,9 +119,10 @@ func Datagram[M Record](f DatagramFactory[M]) Parser {
 type sessionRun[M Record] struct {
 	p    SessionParser[M]
 	dn   Doner // p, if it can say it is done
-	out  *[]Record
+	env  *runEnv
 	msgs []M
 	done bool
+	held int32 // what p last said it held (Holder), counted in env.mem
 }
 
 func (h *sessionRun[M]) Chunk(c *chunk) {
@@ -124,6 +136,7 @@ func (h *sessionRun[M]) Chunk(c *chunk) {
 	}
 	h.emit()
 	h.done = h.dn != nil && h.dn.Done()
+	h.held = count(h.p, h.held, h.env)
 }
 
 // Done reports whether the parser is done.
@@ -132,22 +145,37 @@ func (h *sessionRun[M]) Done() bool { return h.done }
 func (h *sessionRun[M]) End(rec *FlowRecord) {
 	h.msgs = h.p.End(rec, h.msgs[:0])
 	h.emit()
+	*h.env.mem -= int(h.held)
+	h.held = 0
 }
 
 func (h *sessionRun[M]) emit() {
 	for _, m := range h.msgs {
-		*h.out = append(*h.out, m)
+		h.env.out = append(h.env.out, m)
 	}
 	clear(h.msgs)
+}
+
+// count updates a parser's held bytes in env's memory count: p says what
+// it holds now if it is a Holder; it was counted at was.
+func count(p any, was int32, env *runEnv) int32 {
+	hd, ok := p.(Holder)
+	if !ok {
+		return was
+	}
+	now := int32(min(hd.Held(), 1<<30))
+	*env.mem += int(now - was)
+	return now
 }
 
 // datagramRun feeds one UDP flow's payloads to a datagram parser.
 type datagramRun[M Record] struct {
 	p    DatagramParser[M]
 	dn   Doner
-	out  *[]Record
+	env  *runEnv
 	msgs []M
 	done bool
+	held int32
 }
 
 func (h *datagramRun[M]) Datagram(s Side, payload []byte, ts int64) {
@@ -157,16 +185,19 @@ func (h *datagramRun[M]) Datagram(s Side, payload []byte, ts int64) {
 	h.msgs = h.p.Datagram(s, payload, ts, h.msgs[:0])
 	h.emit()
 	h.done = h.dn != nil && h.dn.Done()
+	h.held = count(h.p, h.held, h.env)
 }
 
 func (h *datagramRun[M]) End(rec *FlowRecord) {
 	h.msgs = h.p.End(rec, h.msgs[:0])
 	h.emit()
+	*h.env.mem -= int(h.held)
+	h.held = 0
 }
 
 func (h *datagramRun[M]) emit() {
 	for _, m := range h.msgs {
-		*h.out = append(*h.out, m)
+		h.env.out = append(h.env.out, m)
 	}
 	clear(h.msgs)
 }

@@ -654,8 +654,8 @@ func TestDoneThroughWrappers(t *testing.T) {
 		t.Errorf("the done handler got %d chunks, want 1: the waiting one was not dropped", c.chunks)
 	}
 
-	var out []Record
-	h := Session(SessionFactoryFunc[*countRecord](func(*Conn) SessionParser[*countRecord] { return doneAfterFirst{new(bool)} })).session(nil, &out)
+	var mem int
+	h := Session(SessionFactoryFunc[*countRecord](func(*Conn) SessionParser[*countRecord] { return doneAfterFirst{new(bool)} })).session(nil, &runEnv{mem: &mem})
 	if h.(Doner).Done() {
 		t.Error("a session handler is done before its parser gave up")
 	}

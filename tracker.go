@@ -277,6 +277,9 @@ func (t *tracker[K]) trackFlow(d *flowkey.Decoded, ts int64) int32 {
 			e.rec.letter(s, bitData)
 			if e.rec.sid != 0 && t.strm[e.rec.sid-1] == nil { // not a TCP-started flow's
 				t.dgram[e.rec.sid-1].Datagram(s, d.Payload, ts)
+				if t.memBudget > 0 && t.memUsed > t.memBudget {
+					t.shed(idx)
+				}
 			}
 		}
 	}
@@ -322,6 +325,9 @@ func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded
 		t.reasm.acked(c, s.Other(), ts)
 	}
 	t.reasm.segment(c, s, at, d.Payload, d.PayloadLen, ts, ack)
+	if t.memBudget > 0 && t.memUsed > t.memBudget {
+		t.shed(idx) // what the parsers hold grew past the budget
+	}
 }
 
 // askStream asks for the stream handler of TCP flow idx, once. It is

@@ -9,7 +9,9 @@ import (
 	"github.com/flowscope-go/flowscope"
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/analyze"
+	"github.com/flowscope-go/flowscope/internal/hostile"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
+	"github.com/flowscope-go/flowscope/parsers/tlshello"
 )
 
 // floods are one packet a flow, patched per flow at the client address:
@@ -119,5 +121,54 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	if st.MemoryEvicted == 0 || records != n || st.Flows != uint64(n) {
 		t.Errorf("%d flows ended for memory, %d records of %d flows", st.MemoryEvicted, records, n)
+	}
+}
+
+// TestMemoryBudgetCountsParsers: what parsers hold (here TLS handshake
+// messages cut short, a quarter of a megabyte a connection) counts in
+// the budget: past it the least recently seen connections end, and the
+// live heap stays within the budget.
+func TestMemoryBudgetCountsParsers(t *testing.T) {
+	ps, err := analyze.Parsers("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts := hostile.TLSPartialHandshakes(20) // 120 connections, about 29 MB held unbounded
+	const budget = 8 << 20
+	for _, c := range []struct {
+		name   string
+		budget int
+	}{{"unbounded", 0}, {"budget", budget}} {
+		d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: ps, MemoryBudget: c.budget})
+		base := liveHeap()
+		var peak uint64
+		var out []flowscope.Record
+		ssl := 0
+		for i := range pkts {
+			p := flowscope.Packet{Data: pkts[i].Data, Time: pkts[i].TS.UnixNano(), LinkType: flowkey.LinkEthernet}
+			out = d.Track(&p, out[:0])
+			for _, r := range out {
+				if _, ok := r.(*tlshello.Handshake); ok {
+					ssl++
+				}
+			}
+			if i%2000 == 1999 {
+				peak = max(peak, liveHeap()-base)
+			}
+		}
+		out = d.Flush(flowscope.EndShutdown, out[:0])
+		for _, r := range out {
+			if _, ok := r.(*tlshello.Handshake); ok {
+				ssl++
+			}
+		}
+		st := d.Stats()
+		t.Logf("%s: peak live heap %.1f MB, %d flows ended for memory, %d ssl records", c.name, float64(peak)/1e6, st.MemoryEvicted, ssl)
+		if ssl != 120 {
+			t.Errorf("%s: %d ssl records, want 120", c.name, ssl)
+		}
+		if c.budget > 0 && (peak > uint64(c.budget)+4<<20 || st.MemoryEvicted == 0) {
+			t.Errorf("%s: peak live heap %d, %d ended for memory; want within %d and some ended", c.name, peak, st.MemoryEvicted, c.budget)
+		}
 	}
 }

@@ -36,6 +36,7 @@ func Classes() []Class {
 		{"tls-repeated-message", TLSRepeatedMessage},
 		{"tls-alerts", TLSAlerts},
 		{"tls-byte-records", TLSByteRecords},
+		{"tls-partial-handshakes", TLSPartialHandshakes},
 		{"http-obs-fold", HTTPObsFold},
 		{"http-pipeline", HTTPPipeline},
 		{"nested-encapsulation", NestedEncapsulation},
@@ -302,6 +303,21 @@ func TLSByteRecords(n int) []pcapgen.Packet {
 		c := tlsStart(&ck, i)
 		c.send(1, Records(22, message(11, make([]byte, n*2000)), 1))
 		out = append(out, c.close()...)
+	}
+	return out
+}
+
+// TLSPartialHandshakes is n*6 TLS connections (600 at n = 100) whose
+// server, after its hello, sends 240 KB of a Certificate message of 250
+// KB and then nothing: each parser holds the partial message to the end.
+func TLSPartialHandshakes(n int) []pcapgen.Packet {
+	ck := clock{Start}
+	var out []pcapgen.Packet
+	cert := Records(22, message(11, make([]byte, 250_000)), 16384)
+	for i := range n * 6 {
+		c := tlsStart(&ck, i)
+		c.send(1, cert[:240_000])
+		out = append(out, c.out...)
 	}
 	return out
 }

@@ -125,6 +125,16 @@ func TestHostile(t *testing.T) {
 				}
 			}
 		},
+		"tls-partial-handshakes": func(t *testing.T, n int, r *result) {
+			if len(r.tls) != n*6 {
+				t.Fatalf("%d ssl records, want %d", len(r.tls), n*6)
+			}
+			for _, h := range r.tls {
+				if h.Server == nil || strings.Contains(h.History, "x") {
+					t.Fatalf("handshake %+v: want the server hello and no certificate", h)
+				}
+			}
+		},
 		"http-obs-fold": func(t *testing.T, n int, r *result) {
 			if len(r.http) != 100 {
 				t.Fatalf("%d http transactions, want 100", len(r.http))
@@ -168,7 +178,7 @@ func TestHostile(t *testing.T) {
 				t.Fatalf("no check for class %s", c.Name)
 			}
 			n := 100
-			if raceEnabled && (c.Name == "syn-flood" || c.Name == "udp-flood" || c.Name == "tiny-fragments" || c.Name == "http-pipeline" || c.Name == "nested-encapsulation") {
+			if raceEnabled && (c.Name == "syn-flood" || c.Name == "udp-flood" || c.Name == "tiny-fragments" || c.Name == "http-pipeline" || c.Name == "nested-encapsulation" || c.Name == "tls-partial-handshakes") {
 				n = 10
 			}
 			pkts := c.Gen(n)

@@ -489,3 +489,21 @@ var (
 	_ flowscope.DatagramFactory[*Transaction] = Parser{}
 	_ flowscope.SessionFactory[*Transaction]  = Parser{}
 )
+
+// pendingCost is about what a query waiting for its answer holds: its
+// transaction, message and question.
+const pendingCost = 256
+
+// Held implements flowscope.Holder: the queries waiting for answers.
+func (d *datagram) Held() int { return len(d.pending) * pendingCost }
+
+// Held implements flowscope.Holder: the queries waiting for answers and
+// the partial messages buffered.
+func (s *session) Held() int {
+	return len(s.pending)*pendingCost + cap(s.buf[0]) + cap(s.buf[1])
+}
+
+var (
+	_ flowscope.Holder = (*datagram)(nil)
+	_ flowscope.Holder = (*session)(nil)
+)

@@ -775,3 +775,11 @@ func (s *session) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transactio
 	s.pending, s.pendingBytes = nil, 0
 	return s.out
 }
+
+// Held implements flowscope.Holder: the heads of the requests waiting
+// for their responses, and the partial lines and heads buffered.
+func (s *session) Held() int {
+	return s.pendingBytes + cap(s.side[0].buf) + cap(s.side[1].buf)
+}
+
+var _ flowscope.Holder = (*session)(nil)

@@ -350,3 +350,11 @@ func (h *Handshake) truncate(what string) {
 		h.Truncated = append(h.Truncated, what)
 	}
 }
+
+// Held implements flowscope.Holder: the partial records and handshake
+// messages buffered, and the certificates' text kept.
+func (s *session) Held() int {
+	return cap(s.side[0].rec) + cap(s.side[0].hs) + cap(s.side[1].rec) + cap(s.side[1].hs) + s.certText
+}
+
+var _ flowscope.Holder = (*session)(nil)
