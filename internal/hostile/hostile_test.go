@@ -246,3 +246,63 @@ func BenchmarkHostile(b *testing.B) {
 		}
 	}
 }
+
+// TestHostileMemory runs each class under a memory budget (16 MiB for
+// flows and what their parsers hold, 8 MiB for reassembly and causal
+// order), counting records without keeping them: the live heap the run
+// adds stays within the budgets and a fixed 8 MiB, whatever the class,
+// and every flow started still gets its conn record.
+func TestHostileMemory(t *testing.T) {
+	const flowsBudget, reasmBudget, fixed = 16 << 20, 8 << 20, 8 << 20
+	for _, c := range hostile.Classes() {
+		t.Run(c.Name, func(t *testing.T) {
+			n := 100
+			if raceEnabled {
+				n = 10
+			}
+			pkts := c.Gen(n)
+			ps := append(parsers.All(), flowscope.Session(conversation.Parser{}))
+			d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: ps,
+				MemoryBudget: flowsBudget, ReassemblyBudget: reasmBudget})
+			base := liveHeap()
+			var peak uint64
+			var out []flowscope.Record
+			conns := 0
+			count := func() {
+				for _, r := range out {
+					if _, ok := r.(*flowscope.FlowRecord); ok {
+						conns++
+					}
+				}
+				clear(out)
+				out = out[:0]
+			}
+			every := len(pkts)/10 + 1
+			for i := range pkts {
+				p := flowscope.Packet{Data: pkts[i].Data, Time: pkts[i].TS.UnixNano(), LinkType: flowkey.LinkEthernet}
+				out = d.Track(&p, out)
+				count()
+				if i%every == every-1 {
+					peak = max(peak, liveHeap()-min(base, liveHeap()))
+				}
+			}
+			out = d.Flush(flowscope.EndShutdown, out)
+			count()
+			st := d.Stats()
+			t.Logf("x%d: peak live heap %.1f MB, %d flows (%d ended for memory)", n, float64(peak)/1e6, st.Flows, st.MemoryEvicted)
+			if peak > flowsBudget+reasmBudget+fixed {
+				t.Errorf("peak live heap %d bytes, over the budgets and %d", peak, fixed)
+			}
+			if uint64(conns) != st.Flows {
+				t.Errorf("%d conn records for %d flows", conns, st.Flows)
+			}
+		})
+	}
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
