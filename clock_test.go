@@ -173,3 +173,45 @@ func (b *byteCounter) Gap(_ flowscope.Side, _ uint64, _ int64, out []*countRec) 
 func (b *byteCounter) End(_ *flowscope.FlowRecord, out []*countRec) []*countRec {
 	return append(out, &countRec{n: b.n})
 }
+
+// TestClockJumpEndsFlowsInParts: a jump of the clock that times out more
+// flows than one call may end leaves the rest for the next calls
+// (Expiring), a part each, until every flow has its record; a packet
+// meanwhile goes on ending them too.
+func TestClockJumpEndsFlowsInParts(t *testing.T) {
+	const n = 10_000
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, nil)
+	srv := netip.MustParseAddrPort("10.9.0.1:53")
+	t0 := time.Unix(1_800_000_000, 0).UnixNano()
+	var out []flowscope.Record
+	for i := range n {
+		cl := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 5000)
+		p := flowscope.Packet{Data: pcapgen.UDP(cl, srv, []byte("q")), Time: t0 + int64(i), LinkType: flowkey.LinkEthernet}
+		out = d.Track(&p, out)
+	}
+	if len(out) != 0 {
+		t.Fatalf("%d records before the jump", len(out))
+	}
+	later := t0 + int64(time.Hour)
+	out = d.Advance(later, out)
+	calls := 1
+	if len(out) == 0 || len(out) >= n || !d.Expiring() {
+		t.Fatalf("the jump ended %d flows in one call (expiring %v); want a part", len(out), d.Expiring())
+	}
+	for d.Expiring() {
+		part := len(out)
+		out = d.Advance(later, out)
+		calls++
+		if len(out)-part > 4096 {
+			t.Fatalf("call %d ended %d flows", calls, len(out)-part)
+		}
+	}
+	if len(out) != n || d.Len() != 0 {
+		t.Fatalf("%d records in %d calls, %d flows open; want %d, none", len(out), calls, d.Len(), n)
+	}
+	for _, r := range out {
+		if r.(*flowscope.FlowRecord).Reason != flowscope.EndIdle {
+			t.Fatalf("reason %v, want idle", r.(*flowscope.FlowRecord).Reason)
+		}
+	}
+}

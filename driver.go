@@ -79,6 +79,12 @@ func (d *Driver[K]) TrackDecoded(p *Packet, dec *flowkey.Decoded, err error, out
 	return d.take()
 }
 
+// Expiring reports whether flows that have timed out are still open,
+// left for the next call: one call ends at most 4,096 of them, so that a
+// jump of the clock does not make every open flow's record at once.
+// Call Advance again (with the same time) to end them.
+func (d *Driver[K]) Expiring() bool { return d.t.expireLeft }
+
 // Advance moves the clock with now (Unix ns), as a packet at that time
 // would (see Stats.TimeSteps for how time that goes back is taken), and
 // appends the records of flows that have timed out by then. A stream runtime

@@ -134,15 +134,25 @@ func (t *tracker[K]) maybeScan() {
 
 func (t *tracker[K]) scan() {
 	t.nextScan = t.now + scanInterval
-	t.expire(t.now)
+	if t.expireLeft = t.expire(t.now); t.expireLeft {
+		t.nextScan = t.now // more to end: the next packet goes on
+	}
 }
+
+// maxExpire bounds the flows one scan ends: a jump of the clock that
+// times out a million flows at once would otherwise make a million
+// records in one call. The rest end at the next calls (the next
+// packets; see Driver.Expiring).
+const maxExpire = 4096
 
 // expire ends every flow idle for longer than its class's timeout at
 // clock time now. Lists are ordered by stamp (linkedAt), which is never
 // earlier than a flow's last packet on the clock and trails it by less
 // than a tick, so the scan stops at the first flow stamped within the
-// timeout.
-func (t *tracker[K]) expire(now int64) {
+// timeout. It ends at most maxExpire flows and reports whether more are
+// due.
+func (t *tracker[K]) expire(now int64) bool {
+	n := maxExpire
 	for c := range t.lists {
 		timeout := t.timeouts[c]
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
@@ -150,16 +160,21 @@ func (t *tracker[K]) expire(now int64) {
 			if sinceStamp(now, e.rec.linkedAt) <= timeout {
 				break
 			}
+			if n == 0 {
+				return true
+			}
+			n--
 			t.end(h, t.idleReason(e))
 		}
 	}
+	return false
 }
 
 // advance moves the clock with packet time (or wall time) now, as a
 // packet would, and ends the flows that have timed out by then.
 func (t *tracker[K]) advance(now int64) {
 	t.tick(now)
-	t.expire(t.now)
+	t.scan()
 }
 
 // flush ends every open flow, oldest first. Flows that had already timed
@@ -170,7 +185,12 @@ func (t *tracker[K]) advance(now int64) {
 // reports whether any are left.
 func (t *tracker[K]) flush(reason EndReason, n int) bool {
 	t.defrag.Flush()
-	t.expire(t.now)
+	for t.expire(t.now) {
+		if n > 0 {
+			return true // a part ended; the rest at the next call
+		}
+	}
+	t.expireLeft = false
 	for c := range t.lists {
 		for h := t.lists[c].head; h != none; h = t.lists[c].head {
 			if n == 0 {

@@ -45,7 +45,9 @@ type tracker[K Key] struct {
 	clockSet bool
 	maxStep  int64 // the longest step the clock takes (see tick)
 	nextScan int64
-	stats    Stats
+	// expireLeft says the last scan left timed-out flows open (maxExpire).
+	expireLeft bool
+	stats      Stats
 
 	reasm    reassembler
 	defrag   flowkey.Defragmenter

@@ -145,7 +145,8 @@ func shardOf[K flowscope.Key](ext flowscope.Extractor[K], workers int) func(p *f
 const flushFlows = 4096
 
 // trackShard runs one Driver: one output batch per input batch (possibly
-// empty), then batches of flushed records.
+// empty; more when a jump of the clock times out many flows at once),
+// then batches of flushed records.
 func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope.Packet]], shard int,
 	d *flowscope.Driver[K], stats *TrackStats, final flowscope.EndReason, shed bool) Port[*Batch[flowscope.Record]] {
 	predecodeFor(in)
@@ -181,6 +182,18 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 			}
 			wm := b.Watermark
 			o.Items = d.Advance(wm, o.Items)
+			for d.Expiring() {
+				// A jump of the clock timed out more flows than one call
+				// ends: their records go out a part a batch.
+				o.Watermark = wm
+				if err := send(ctx, out.ch, o); err != nil {
+					o.Release()
+					b.Release()
+					return err
+				}
+				o = pool.Get()
+				o.Items = d.Advance(wm, o.Items)
+			}
 			stats.set(shard, d.Stats(), d.Len(), d.Buffered())
 			o.Watermark = wm
 			b.Release()
