@@ -123,35 +123,53 @@ func floodRun(t testing.TB, frame []byte, n, maxFlows int) (peak uint64, st flow
 	return peak, st
 }
 
-// BenchmarkSYNFloodStage floods the command's job, default workers and
-// parsers, with three times the default table (3,000,000 SYNs) and
-// reports the peak live heap per flow the table holds.
+// BenchmarkFloodStage floods the command's job, default workers and
+// parsers, with three times the default table: 3,000,000 SYNs, or as
+// many DNS queries (one a flow, never answered), and reports the peak
+// live heap per flow the table holds.
 //
-//	go test -run '^$' -bench SYNFloodStage -benchtime 1x ./internal/analyze
-func BenchmarkSYNFloodStage(b *testing.B) {
-	frame := floods()[0].frame
-	for b.Loop() {
-		peak, st := floodRun(b, frame, 3*flowscope.DefaultMaxFlows, 0)
-		b.ReportMetric(float64(peak)/flowscope.DefaultMaxFlows, "peak-B/flow")
-		b.ReportMetric(float64(st.Evicted), "evicted")
+//	go test -run '^$' -bench FloodStage -benchtime 1x ./internal/analyze
+func BenchmarkFloodStage(b *testing.B) {
+	for _, c := range floods() {
+		if c.name == "tcp-data" {
+			continue // bounded by the memory budget, not the table (TestMemoryBudget)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				peak, st := floodRun(b, c.frame, 3*flowscope.DefaultMaxFlows, 0)
+				b.ReportMetric(float64(peak)/flowscope.DefaultMaxFlows, "peak-B/flow")
+				b.ReportMetric(float64(st.Evicted), "evicted")
+			}
+		})
 	}
 }
 
-// TestSYNFloodStage holds a SYN flood of three times the table, through
-// the command's job with the default workers, to the documented figure:
-// a peak live heap of at most 256 B a flow the table holds, and a fixed
-// overhead (batches, buffers, the parsers' set-up) of 24 MiB.
-func TestSYNFloodStage(t *testing.T) {
-	table := 300_000
-	if testing.Short() || raceEnabled {
-		table = 20_000 // the bound checks little then: the overhead dominates
-	}
-	peak, st := floodRun(t, floods()[0].frame, 3*table, table)
-	t.Logf("peak live heap %.1f MB, %.0f B a flow of the table; %d evicted", float64(peak)/1e6, float64(peak)/float64(table), st.Evicted)
-	if limit := uint64(table*256 + 24<<20); peak > limit {
-		t.Errorf("peak live heap %d bytes over %d", peak, limit)
-	}
-	if st.Flows != uint64(3*table) || st.Evicted < uint64(2*table) {
-		t.Errorf("%d flows, %d evicted; want %d flows, at least %d evicted", st.Flows, st.Evicted, 3*table, 2*table)
+// TestFloodStage holds floods of three times the table, through the
+// command's job with the default workers, to the documented figures: a
+// peak live heap of at most what Config.MemoryBudget charges a flow
+// (256 B a SYN's, 896 B a DNS query's) for each flow the table holds,
+// and a fixed overhead (batches, buffers, the parsers' set-up) of 24 MiB.
+func TestFloodStage(t *testing.T) {
+	for _, c := range floods() {
+		if c.name == "tcp-data" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			table := 300_000
+			if c.name == "udp-dns" {
+				table = 100_000
+			}
+			if testing.Short() || raceEnabled {
+				table = 20_000 // the bound checks little then: the overhead dominates
+			}
+			peak, st := floodRun(t, c.frame, 3*table, table)
+			t.Logf("peak live heap %.1f MB, %.0f B a flow of the table; %d evicted", float64(peak)/1e6, float64(peak)/float64(table), st.Evicted)
+			if limit := uint64(table*c.charge + 24<<20); peak > limit {
+				t.Errorf("peak live heap %d bytes over %d", peak, limit)
+			}
+			if st.Flows != uint64(3*table) || st.Evicted < uint64(2*table) {
+				t.Errorf("%d flows, %d evicted; want %d flows, at least %d evicted", st.Flows, st.Evicted, 3*table, 2*table)
+			}
+		})
 	}
 }
