@@ -94,9 +94,7 @@ func Session[M Record](f SessionFactory[M]) Parser {
 		if p == nil {
 			return nil
 		}
-		h := &sessionRun[M]{p: p, env: env}
-		h.dn, _ = p.(Doner)
-		return h
+		return &sessionRun[M]{p: p, env: env}
 	}}
 }
 
@@ -108,9 +106,7 @@ func Datagram[M Record](f DatagramFactory[M]) Parser {
 		if p == nil {
 			return nil
 		}
-		h := &datagramRun[M]{p: p, env: env}
-		h.dn, _ = p.(Doner)
-		return h
+		return &datagramRun[M]{p: p, env: env}
 	}}
 }
 
@@ -118,7 +114,6 @@ func Datagram[M Record](f DatagramFactory[M]) Parser {
 // appends the messages it completes to the Driver's output.
 type sessionRun[M Record] struct {
 	p    SessionParser[M]
-	dn   Doner // p, if it can say it is done
 	env  *runEnv
 	msgs []M
 	done bool
@@ -135,8 +130,16 @@ func (h *sessionRun[M]) Chunk(c *chunk) {
 		h.msgs = h.p.Data(c.Side, c.Bytes, c.Time, h.msgs[:0])
 	}
 	h.emit()
-	h.done = h.dn != nil && h.dn.Done()
+	h.done = isDone(h.p)
 	h.held = count(h.p, h.held, h.env)
+}
+
+// isDone reports whether p is a Doner that is done. (Asked at each call
+// rather than kept: a field for it cost each parser of each connection
+// 16 bytes.)
+func isDone(p any) bool {
+	dn, ok := p.(Doner)
+	return ok && dn.Done()
 }
 
 // Done reports whether the parser is done.
@@ -171,7 +174,6 @@ func count(p any, was int32, env *runEnv) int32 {
 // datagramRun feeds one UDP flow's payloads to a datagram parser.
 type datagramRun[M Record] struct {
 	p    DatagramParser[M]
-	dn   Doner
 	env  *runEnv
 	msgs []M
 	done bool
@@ -184,7 +186,7 @@ func (h *datagramRun[M]) Datagram(s Side, payload []byte, ts int64) {
 	}
 	h.msgs = h.p.Datagram(s, payload, ts, h.msgs[:0])
 	h.emit()
-	h.done = h.dn != nil && h.dn.Done()
+	h.done = isDone(h.p)
 	h.held = count(h.p, h.held, h.env)
 }
 

@@ -227,14 +227,20 @@ func RcodeName(r int) string {
 	return "RCODE" + strconv.Itoa(r)
 }
 
-// pairing matches responses to queries on one flow.
+// pairing matches responses to queries on one flow. Its methods append
+// the transactions they complete to out and return it.
 type pairing struct {
-	conn      *flowscope.Conn
-	transport string
-	timeout   int64
-	pending   []*Transaction
-	out       []*Transaction
-	malformed int
+	conn    *flowscope.Conn
+	timeout int64
+	pending []*Transaction // in order of arrival
+	tcp     bool
+}
+
+func (p *pairing) transport() string {
+	if p.tcp {
+		return "tcp"
+	}
+	return "udp"
 }
 
 func sameQuestion(a, b *Question) bool {
@@ -245,19 +251,16 @@ func sameQuestion(a, b *Question) bool {
 }
 
 // add takes one decoded message.
-func (p *pairing) add(m *Message) {
-	if m.Malformed != "" {
-		p.malformed++
-	}
-	p.expire(m.Time)
+func (p *pairing) add(m *Message, out []*Transaction) []*Transaction {
+	out = p.expire(m.Time, out)
 	if !m.Response {
 		if len(p.pending) >= maxPending {
-			p.out = append(p.out, p.pending[0])
+			out = append(out, p.pending[0])
 			p.pending[0] = nil
 			p.pending = p.pending[1:]
 		}
-		p.pending = append(p.pending, &Transaction{Conn: p.conn, Transport: p.transport, Query: m})
-		return
+		p.pending = append(p.pending, &Transaction{Conn: p.conn, Transport: p.transport(), Query: m})
+		return out
 	}
 	match := -1
 	for i, tx := range p.pending {
@@ -278,41 +281,44 @@ func (p *pairing) add(m *Message) {
 		}
 	}
 	if match < 0 {
-		p.out = append(p.out, &Transaction{Conn: p.conn, Transport: p.transport, Response: m})
-		return
+		return append(out, &Transaction{Conn: p.conn, Transport: p.transport(), Response: m})
 	}
 	tx := p.pending[match]
 	p.pending = slices.Delete(p.pending, match, match+1) // clears the freed slot
 	tx.Response = m
-	p.out = append(p.out, tx)
+	return append(out, tx)
 }
 
-// expire reports queries that waited longer than the timeout.
-func (p *pairing) expire(now int64) {
+// expire reports queries that waited longer than the timeout: those at
+// the front, the oldest, so that a message costs no walk of every query
+// waiting (a query stamped earlier than one before it waits until that
+// one goes).
+func (p *pairing) expire(now int64, out []*Transaction) []*Transaction {
 	n := 0
-	for _, tx := range p.pending {
-		if now-tx.Query.Time > p.timeout {
-			p.out = append(p.out, tx)
-			continue
-		}
-		p.pending[n] = tx
+	for n < len(p.pending) && now-p.pending[n].Query.Time > p.timeout {
+		out = append(out, p.pending[n])
 		n++
 	}
-	clear(p.pending[n:])
-	p.pending = p.pending[:n]
+	if n > 0 {
+		k := copy(p.pending, p.pending[n:])
+		clear(p.pending[k:])
+		p.pending = p.pending[:k]
+	}
+	return out
 }
 
-func (p *pairing) flush() {
-	p.out = append(p.out, p.pending...)
+func (p *pairing) flush(out []*Transaction) []*Transaction {
+	out = append(out, p.pending...)
 	p.pending = nil
+	return out
 }
 
-func (p Parser) pairing(c *flowscope.Conn, transport string) pairing {
+func (p Parser) pairing(c *flowscope.Conn, tcp bool) pairing {
 	t := p.Timeout
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	return pairing{conn: c, transport: transport, timeout: t}
+	return pairing{conn: c, timeout: t, tcp: tcp}
 }
 
 // wellKnown reports whether a port is one DNS runs on: DNS, mDNS, LLMNR.
@@ -342,7 +348,7 @@ type datagram struct {
 
 // NewDatagram returns a parser for one UDP flow.
 func (p Parser) NewDatagram(c *flowscope.Conn) flowscope.DatagramParser[*Transaction] {
-	d := &datagram{pairing: p.pairing(c, "udp")}
+	d := &datagram{pairing: p.pairing(c, false)}
 	if c != nil {
 		d.wellKnown = wellKnown(c.Orig.Port()) || wellKnown(c.Resp.Port())
 	}
@@ -375,23 +381,19 @@ func (d *datagram) Datagram(_ flowscope.Side, b []byte, ts int64, out []*Transac
 	d.checked = true
 	m, err := Decode(b, ts)
 	if err != nil {
-		d.malformed++
 		return out
 	}
-	d.out = out
-	d.add(m)
-	return d.out
+	return d.add(m, out)
 }
 
 func (d *datagram) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transaction {
-	d.out = out
-	d.flush()
-	return d.out
+	return d.flush(out)
 }
 
 // session is the DNS-over-TCP parser of one connection.
 type session struct {
 	pairing
+	out       []*Transaction // during Data
 	buf       [2][]byte
 	lost      [2]bool // framing lost to a gap on this side
 	checked   bool
@@ -401,7 +403,7 @@ type session struct {
 
 // NewSession returns a parser for one TCP connection.
 func (p Parser) NewSession(c *flowscope.Conn) flowscope.SessionParser[*Transaction] {
-	s := &session{pairing: p.pairing(c, "tcp")}
+	s := &session{pairing: p.pairing(c, true)}
 	if c != nil {
 		s.wellKnown = wellKnown(c.Orig.Port()) || wellKnown(c.Resp.Port())
 	}
@@ -459,9 +461,7 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 		}
 		s.checked = true
 		if m, err := Decode(buf[2:2+n], ts); err == nil {
-			s.add(m)
-		} else {
-			s.malformed++
+			s.out = s.add(m, s.out)
 		}
 		buf = buf[2+n:]
 	}
@@ -480,9 +480,7 @@ func (s *session) Gap(side flowscope.Side, _ uint64, _ int64, out []*Transaction
 }
 
 func (s *session) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transaction {
-	s.out = out
-	s.flush()
-	return s.out
+	return s.flush(out)
 }
 
 var (
