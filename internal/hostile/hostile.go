@@ -39,6 +39,7 @@ func Classes() []Class {
 		{"tls-partial-handshakes", TLSPartialHandshakes},
 		{"http-obs-fold", HTTPObsFold},
 		{"http-pipeline", HTTPPipeline},
+		{"dns-pending", DNSPending},
 		{"nested-encapsulation", NestedEncapsulation},
 	}
 }
@@ -351,6 +352,31 @@ func HTTPPipeline(n int) []pcapgen.Packet {
 	}
 	c.send(0, b)
 	return c.close()
+}
+
+// DNSPending is one UDP flow of n*100 DNS queries (distinct ids, at most
+// the parser's 1,024 waiting at once) answered in reverse order: each
+// answer is for the query sent last, the furthest from the front.
+func DNSPending(n int) []pcapgen.Packet {
+	ck := clock{Start}
+	cli, srv := client(1), netip.AddrPortFrom(server, 53)
+	var out []pcapgen.Packet
+	total := n * 100
+	for start := 0; start < total; start += 1000 {
+		k := min(1000, total-start)
+		for j := range k {
+			q := append([]byte(nil), dnsQ...)
+			binary.BigEndian.PutUint16(q, uint16(start+j))
+			out = append(out, pcapgen.Packet{TS: ck.next(), Data: pcapgen.UDP(cli, srv, q)})
+		}
+		for j := k - 1; j >= 0; j-- {
+			r := append([]byte(nil), dnsQ...)
+			binary.BigEndian.PutUint16(r, uint16(start+j))
+			r[2] |= 0x80 // a response, with no answer
+			out = append(out, pcapgen.Packet{TS: ck.next(), Data: pcapgen.UDP(srv, cli, r)})
+		}
+	}
+	return out
 }
 
 // NestedEncapsulation is n*1000 UDP datagrams, each inside IP-in-IP

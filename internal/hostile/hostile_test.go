@@ -13,6 +13,7 @@ import (
 	"github.com/flowscope-go/flowscope/internal/hostile"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/parsers"
+	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
 	"github.com/flowscope-go/flowscope/parsers/http1"
 	"github.com/flowscope-go/flowscope/parsers/tlshello"
 )
@@ -23,6 +24,7 @@ type result struct {
 	flows []*flowscope.FlowRecord
 	http  []*http1.Transaction
 	tls   []*tlshello.Handshake
+	dns   []*dnsmsg.Transaction
 	// streams are the client's bytes of each TCP connection, by uid, as
 	// the conversation parser read them.
 	streams map[string][]byte
@@ -47,6 +49,8 @@ func run(t testing.TB, pkts []pcapgen.Packet) *result {
 				res.http = append(res.http, r)
 			case *tlshello.Handshake:
 				res.tls = append(res.tls, r)
+			case *dnsmsg.Transaction:
+				res.dns = append(res.dns, r)
 			case *conversation.Event:
 				if r.Side == flowscope.Orig && r.Gap == 0 {
 					res.streams[r.Conn.UID] = append(res.streams[r.Conn.UID], r.Bytes...)
@@ -163,6 +167,16 @@ func TestHostile(t *testing.T) {
 			}
 			if want := max(n*1000-http1.DefaultMaxPending, 0); evicted != want {
 				t.Errorf("%d evicted, want %d", evicted, want)
+			}
+		},
+		"dns-pending": func(t *testing.T, n int, r *result) {
+			if len(r.dns) != n*100 {
+				t.Fatalf("%d dns transactions, want %d", len(r.dns), n*100)
+			}
+			for _, tx := range r.dns {
+				if tx.Query == nil || tx.Response == nil || tx.Query.ID != tx.Response.ID {
+					t.Fatalf("transaction %+v: want a query and its response", tx)
+				}
 			}
 		},
 		"nested-encapsulation": func(t *testing.T, n int, r *result) {
