@@ -142,7 +142,20 @@ func Decode(b []byte, ts int64) (*Message, error) {
 		// than the message holds: such a message is marked all the same.
 		m.Malformed = "section counts disagree with the header"
 	}
+	if m.QDCount > 0 && questionCut(b) {
+		// The decoder also takes a question that the message ends in,
+		// after its name or inside its type or class, as one of type
+		// and class 0.
+		m.Malformed = "question cut short"
+	}
 	return m, nil
+}
+
+// questionCut reports whether the message ends inside its first
+// question: after the name, or before the type and class are whole.
+func questionCut(b []byte) bool {
+	_, off, err := dns.UnpackDomainName(b, 12)
+	return err == nil && off+4 > len(b)
 }
 
 // answerText returns an answer's data as miekg/dns prints it after the

@@ -146,3 +146,23 @@ func TestTCPNotDNSOffPortEarly(t *testing.T) {
 		t.Errorf("%d transactions from DNS over TCP on port 8053 fed a byte at a time, want 1", len(out))
 	}
 }
+
+// TestQuestionCutShort: a message that ends after its question's name,
+// or inside its type or class, is marked malformed (miekg/dns takes it
+// as a question of type and class 0).
+func TestQuestionCutShort(t *testing.T) {
+	whole := []byte("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01")
+	for _, cut := range []int{0, 1, 2, 3} { // bytes of type and class kept
+		b := whole[:len(whole)-4+cut]
+		m, err := dnsmsg.Decode(b, 0)
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if m.Malformed == "" {
+			t.Errorf("%d bytes of type and class: not marked malformed (question %+v)", cut, m.Question)
+		}
+	}
+	if m, _ := dnsmsg.Decode(whole, 0); m.Malformed != "" {
+		t.Errorf("the whole message is marked %q", m.Malformed)
+	}
+}
