@@ -27,8 +27,9 @@ type TrackConfig struct {
 	// EndShutdown.
 	Final flowscope.EndReason
 	// Shed, for live capture, lets a shard that falls behind its input
-	// shed load (flowscope.Shed): when its input queue has been full for
-	// shedAfter batches in a row it sheds one level more (first the
+	// shed load (flowscope.Shed): when its input queue has been full (all
+	// but the batch it takes) for shedAfter batches in a row it sheds one
+	// level more (first the
 	// parsers of new flows, then new flows), and when the queue has been
 	// empty for recoverAfter batches one level less. Files never shed:
 	// their reading waits instead.
@@ -160,7 +161,11 @@ func trackShard[K flowscope.Key](g *Graph, name string, in Port[*Batch[flowscope
 		full, empty := 0, 0 // batches in a row that found the queue so
 		for b := range src {
 			if shed && cap(src) > 0 {
-				full, empty = streak(full, len(src) == cap(src)), streak(empty, len(src) == 0)
+				// Behind: with this batch taken, the queue is still as full
+				// as it can be (its sender, blocked, may not have put the
+				// next one in yet).
+				behind := len(src) > 0 && len(src) >= cap(src)-1
+				full, empty = streak(full, behind), streak(empty, len(src) == 0)
 				switch {
 				case full >= shedAfter && level < flowscope.ShedFlows:
 					level, full = level+1, 0
