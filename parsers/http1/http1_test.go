@@ -313,3 +313,19 @@ func TestObsFoldJoined(t *testing.T) {
 		t.Errorf("last kept header %+v, %d dropped, flags %v", last, m.DroppedHeaders, m.Flags.Names())
 	}
 }
+
+// TestHTTP2PriorKnowledge: the HTTP/2 connection preface is not an
+// HTTP/1 request; the connection is given up, saying why.
+func TestHTTP2PriorKnowledge(t *testing.T) {
+	p := http1.Parser{}.NewSession(nil)
+	out := p.Data(O, []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00"), 1, nil)
+	out = p.Data(R, []byte("\x00\x00\x00\x04\x01\x00\x00\x00\x00"), 2, out)
+	out = p.End(&flowscope.FlowRecord{}, out)
+	if len(out) != 0 {
+		t.Errorf("%d transactions from an HTTP/2 connection: %s", len(out), summary(out))
+	}
+	why, poisoned := p.(interface{ Poisoned() (string, bool) }).Poisoned()
+	if !poisoned || !strings.Contains(why, "HTTP/2") {
+		t.Errorf("poisoned %v (%q), want given up as HTTP/2", poisoned, why)
+	}
+}

@@ -49,5 +49,11 @@ func TestParserKit(t *testing.T) {
 		{Side: O, Data: []byte("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")},
 		{Side: R, Data: []byte("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n")},
 	}
-	parsertest.Run(t, http1.Parser{}, append(convs, chunked), render)
+	// A status line inside another line is not one, however the bytes
+	// are cut.
+	lure := parsertest.Conversation{
+		{Side: O, Data: []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n")},
+		{Side: R, Data: []byte("junk xxHTTP/1.1 404 Lure\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")},
+	}
+	parsertest.Run(t, http1.Parser{}, append(convs, chunked, lure), render)
 }

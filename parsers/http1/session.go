@@ -34,6 +34,7 @@ type sideState struct {
 	remaining uint64 // body or chunk bytes still due
 	seen      uint64 // bytes seen before the first message start
 	found     bool   // a message start was seen on this side
+	midLine   bool   // seeking, the last byte given was not a line's end
 	fresh     bool   // nothing delivered on this side yet, not even a gap
 	msg       *Message
 	req       *Request
@@ -248,13 +249,26 @@ func (s *session) seek(side flowscope.Side, b []byte) []byte {
 		st.buf = append(st.buf, b...)
 		data = st.buf
 	}
+	// A chunk begins a line only if the last one ended one (or the
+	// search starts afresh: a new stream, a message's end, a gap), or
+	// when it follows a possible start line kept in buf.
+	lineStart := !st.midLine || len(st.buf) > 0
 	for p := 0; p < len(data); {
-		if p == 0 || data[p-1] == '\n' {
+		if p == 0 && lineStart || p > 0 && data[p-1] == '\n' {
 			switch startLine(side, data[p:]) {
 			case yes:
+				if side == flowscope.Orig && bytes.HasPrefix(data[p:], h2Preface) {
+					// HTTP/2 with prior knowledge (RFC 9113 §3.4): its
+					// preface reads as a request line, but nothing after
+					// it is HTTP/1.
+					s.poisoned = "HTTP/2 (prior knowledge): not parsed"
+					st.buf = st.buf[:0]
+					return nil
+				}
 				st.found = true
 				st.state = stateHead
 				st.scanned = 0
+				st.midLine = false
 				if len(st.buf) > 0 {
 					rest := append([]byte(nil), data[p:]...)
 					st.buf = st.buf[:0]
@@ -283,8 +297,13 @@ func (s *session) seek(side flowscope.Side, b []byte) []byte {
 	}
 	s.count(st, uint64(len(data)))
 	st.buf = st.buf[:0]
+	st.midLine = data[len(data)-1] != '\n'
 	return nil
 }
+
+// h2Preface begins an HTTP/2 connection whose client knows the server
+// speaks it.
+var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 // startOK tells whether the first bytes b of side's stream may begin
 // HTTP. Only a connection seen from its SYN is judged this way, where
@@ -451,7 +470,9 @@ func (s *session) head(side flowscope.Side, b []byte, ts int64) []byte {
 	if end < 0 {
 		st.scanned = max(len(st.buf)-3, 0)
 		if len(st.buf) >= s.maxHeaderBytes {
-			// Too long: give up on this message and look for the next.
+			// Too long: give up on this message and look for the next,
+			// from the next line.
+			st.midLine = len(take) > 0 && take[len(take)-1] != '\n'
 			st.buf, st.scanned = st.buf[:0], 0
 			st.state = stateSeek
 			return b[len(take):]
@@ -747,6 +768,7 @@ func (s *session) Gap(side flowscope.Side, n uint64, ts int64, out []*Transactio
 	case stateSeek:
 		st.buf = st.buf[:0]
 	}
+	st.midLine = false // the search starts afresh after a gap
 	return s.out
 }
 

@@ -5,8 +5,9 @@
 //
 //	parsertest.Run(t, http1.Parser{}, convs, render)
 //
-// It checks that every split of the input (byte by byte, and random
-// N-way splits) gives the same messages as the whole chunks; that the
+// It checks that every split of the input (byte by byte, before every
+// capital inside a line, and random N-way splits) gives the same
+// messages as the whole chunks; that the
 // parser keeps no borrowed bytes (the input buffers are overwritten after
 // each call, whole chunks and split ones, so that a message's start kept
 // from one call to the next is caught too, and the messages must not
@@ -74,6 +75,14 @@ func Run[M any](t *testing.T, factory flowscope.SessionFactory[M], convs []Conve
 		t.Run("bytewise", func(t *testing.T) {
 			if got := feed(t, factory, &flowscope.Conn{}, split(conv, func(n int) []int { return ones(n) }), render, true); !slices.Equal(got, want) {
 				t.Errorf("conversation %d fed byte by byte:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+		t.Run("cuts inside lines", func(t *testing.T) {
+			// A boundary right before what could begin a message, but in
+			// the middle of a line ("xx" | "HTTP/1.1 200 OK"), must not
+			// make it one.
+			if got := feed(t, factory, &flowscope.Conn{}, splitData(conv, midLineCuts), render, true); !slices.Equal(got, want) {
+				t.Errorf("conversation %d cut before every capital inside a line:\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 		t.Run("random splits", func(t *testing.T) {
@@ -236,6 +245,34 @@ func split(conv Conversation, cuts func(n int) []int) Conversation {
 		}
 	}
 	return out
+}
+
+// splitData cuts every piece of conv where cuts, given its bytes, says.
+func splitData(conv Conversation, cuts func(b []byte) []int) Conversation {
+	var out Conversation
+	for _, p := range conv {
+		off := 0
+		for _, n := range cuts(p.Data) {
+			out = append(out, Piece{p.Side, p.Data[off : off+n]})
+			off += n
+		}
+	}
+	return out
+}
+
+// midLineCuts cuts b before every ASCII capital that does not begin a
+// line: where a message could seem to start to a parser that takes the
+// first byte of each chunk for the start of a line.
+func midLineCuts(b []byte) []int {
+	var out []int
+	last := 0
+	for i := 1; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' && b[i-1] != '\n' {
+			out = append(out, i-last)
+			last = i
+		}
+	}
+	return append(out, len(b)-last)
 }
 
 func ones(n int) []int {
