@@ -60,6 +60,21 @@ type Config struct {
 	// connections of a Driver, in bytes. Reaching it gives up holes as
 	// MaxBufferPerSide does. Zero means 256 MiB.
 	ReassemblyBudget int
+	// ReorderPackets and ReorderWindow bound how long a hole the peer
+	// has acknowledged waits for its bytes: capture points reorder
+	// across directions (multi-queue NICs, "any" devices, taps and SPAN
+	// ports merging two links), so a data segment may show up after the
+	// acknowledgement that covers it and after the sender's next
+	// segment. The hole is filled if its bytes come within
+	// ReorderPackets packets of the connection and ReorderWindow of
+	// packet time after the acknowledgement; then it is declared a gap
+	// (as far as the acknowledgement goes), and what is buffered behind
+	// it goes on. What waits counts against MaxBufferPerSide and
+	// ReassemblyBudget as any out-of-order data does. Zero means 64
+	// packets and 1 second; a negative value, no wait (the hole is
+	// declared with the packet that shows it).
+	ReorderPackets int
+	ReorderWindow  time.Duration
 	// Overlap decides which bytes win when buffered segments overlap.
 	// The zero value is FirstWins.
 	Overlap OverlapPolicy
@@ -88,6 +103,8 @@ const (
 	DefaultMaxFlows              = 1_000_000
 	DefaultMaxBufferPerSide      = 1 << 20
 	DefaultReassemblyBudget      = 256 << 20
+	DefaultReorderPackets        = 64
+	DefaultReorderWindow         = time.Second
 )
 
 // What Config.MemoryBudget charges: a flow in the table (its entry,

@@ -101,11 +101,20 @@ func (c *flowCore) letter(s Side, bit uint16) {
 
 // countLetter records a repeating letter the 1st, 10th, 100th ... time,
 // as Zeek does for retransmissions, zero windows and gaps.
-func (c *flowCore) countLetter(s Side, l byte, n *uint32) {
+func (c *flowCore) countLetter(s Side, l byte, n *uint32) { c.countLetterAt(s, l, n, -1) }
+
+// countLetterAt is countLetter putting the letter, if one is due, at
+// position at of the history (-1: at its end), for an event noticed
+// earlier than it is counted.
+func (c *flowCore) countLetterAt(s Side, l byte, n *uint32, at int) {
 	*n++
 	for t := uint32(1); t <= *n; t *= 10 {
 		if t == *n {
-			c.History.add(caseFor(s, l))
+			if at >= 0 {
+				c.History.insert(at, caseFor(s, l))
+			} else {
+				c.History.add(caseFor(s, l))
+			}
 			return
 		}
 		if t > 1e8 {

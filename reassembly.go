@@ -80,6 +80,20 @@ type reasm struct {
 	buffered int // memory held in ooo: bytes plus segmentCost each
 	gaps     uint32
 
+	// A hole the peer has acknowledged stays open a while (see
+	// reassembler.pace): the bytes may come late, a capture reordered
+	// across directions showing a segment after the acknowledgement that
+	// covers it. waiting says one is open, since when (packet time) and
+	// for how many of the connection's packets.
+	waiting     bool
+	waitLetters uint8 // the history's length when the wait opened
+	waitPkts    uint16
+	waitSince   int64
+	// letterAt is 1 + where in the flow's history the gap letter goes
+	// when the wait ends in a gap: where the history stood when the wait
+	// opened, as Zeek, which does not wait, has it; 0, at its end.
+	letterAt uint8
+
 	// recent keeps the last delivered bytes (a ring indexed by sequence
 	// number modulo its size) to compare retransmissions with, when
 	// Config.CompareRetransmissions asks for it. Bytes before recentFrom
@@ -151,12 +165,16 @@ func (st *streams) pass(c *chunk) {
 // is not usable; the tracker sets it up.
 type reassembler struct {
 	maxBuffer, budget int
-	used              int // out-of-order bytes held across all connections
-	overlap           OverlapPolicy
-	compare           int
-	chunk             chunk // handed to stream handlers, reused
-	segFree           [][]byte
-	boundGaps         uint64 // Stats.BoundGaps
+	// reorderPackets and reorderWindow bound how long an acknowledged
+	// hole waits for its bytes (Config.ReorderPackets, ReorderWindow).
+	reorderPackets int
+	reorderWindow  int64
+	used           int // out-of-order bytes held across all connections
+	overlap        OverlapPolicy
+	compare        int
+	chunk          chunk // handed to stream handlers, reused
+	segFree        [][]byte
+	boundGaps      uint64 // Stats.BoundGaps
 }
 
 // reasmConn is what one call of the reassembler is about: a connection's
@@ -210,13 +228,10 @@ func (r *reassembler) data(c reasmConn, s Side, abs uint64, payload []byte, ts i
 		abs = st.next
 	}
 	if abs > st.next && me.acked() > st.next {
-		// The receiver acknowledged bytes that were never captured, and
-		// the sender has moved on past them: they are not coming.
-		hole := abs
-		if st.ooo.len() > 0 {
-			hole = min(hole, st.ooo.front().seq)
-		}
-		r.skipTo(c, s, min(hole, me.acked()), ts)
+		// The receiver acknowledged bytes not captured yet, and the
+		// sender has moved on past them: they are late, or lost to the
+		// capture. The hole waits for them (pace).
+		r.await(st, ts, c.rec.History.Len())
 	}
 	if abs == st.next {
 		r.deliver(c, s, payload, ts, ack)
@@ -242,10 +257,53 @@ func (r *reassembler) acked(c reasmConn, s Side, ts int64) {
 	if st.ooo.len() == 0 {
 		return
 	}
-	acked := c.tcp[s].acked()
-	for st.ooo.len() > 0 && acked > st.next {
-		r.skipTo(c, s, min(acked, st.ooo.front().seq), ts)
+	if c.tcp[s].acked() > st.next {
+		r.await(st, ts, c.rec.History.Len())
+	}
+}
+
+// await opens the wait of an acknowledged hole of side st, if none is
+// open; the flow's history is hist letters long.
+func (r *reassembler) await(st *reasm, ts int64, hist int) {
+	if !st.waiting {
+		st.waiting, st.waitPkts, st.waitSince = true, 0, ts
+		st.waitLetters = uint8(hist)
+	}
+}
+
+// pace counts a packet of the connection against the waits of its
+// sides' acknowledged holes: a hole whose bytes came is done waiting; one
+// that has waited reorderPackets packets or reorderWindow of packet time
+// is declared, as far as the acknowledgement goes, and what is buffered
+// behind it goes on.
+func (r *reassembler) pace(c reasmConn, ts int64) {
+	for s := Orig; s <= Resp; s++ {
+		st := &c.st.side[s]
+		if !st.waiting {
+			continue
+		}
+		acked := c.tcp[s].acked()
+		if acked <= st.next {
+			st.waiting = false // filled: the late bytes came
+			continue
+		}
+		st.waitPkts++
+		if int(st.waitPkts) <= r.reorderPackets && ts-st.waitSince <= r.reorderWindow {
+			continue
+		}
+		st.waiting = false
+		st.letterAt = st.waitLetters + 1
+		hole := acked
+		if st.ooo.len() > 0 {
+			hole = min(hole, st.ooo.front().seq)
+		}
+		r.skipTo(c, s, hole, ts)
 		r.drain(c, s, ts)
+		for st.ooo.len() > 0 && acked > st.next {
+			r.skipTo(c, s, min(acked, st.ooo.front().seq), ts)
+			r.drain(c, s, ts)
+		}
+		st.letterAt = 0
 	}
 }
 
@@ -289,7 +347,8 @@ func (r *reassembler) skipTo(c reasmConn, s Side, to uint64, ts int64) {
 	st.next = to
 	st.recentFrom = to // what the ring holds before the gap is stale
 	c.st.stats[s].GapBytes += n
-	c.rec.countLetter(s, histGap, &st.gaps)
+	c.rec.countLetterAt(s, histGap, &st.gaps, int(st.letterAt)-1)
+	st.letterAt = 0
 	c.st.pass(ch)
 	// Buffered segments now wholly behind next are dropped by drain.
 }
@@ -402,6 +461,10 @@ func (r *reassembler) finish(c reasmConn, ts int64) {
 			st.started, st.base = true, me.start()+1
 			st.next = st.base
 		}
+		if st.waiting {
+			// A wait still open ends in its gap, noticed when it opened.
+			st.waiting, st.letterAt = false, st.waitLetters+1
+		}
 		for st.ooo.len() > 0 {
 			r.skipTo(c, s, st.ooo.front().seq, ts)
 			r.drain(c, s, ts)
@@ -413,6 +476,7 @@ func (r *reassembler) finish(c reasmConn, ts int64) {
 			last = me.top() - 1 // top counts the FIN's own octet
 		}
 		r.skipTo(c, s, last, ts)
+		st.letterAt = 0
 	}
 }
 

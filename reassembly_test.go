@@ -171,10 +171,11 @@ func TestReassemblyDroppedSegment(t *testing.T) {
 	}
 }
 
-// TestReassemblyAckedGapDeclaredEarly: when the receiver acknowledges
-// bytes that were never captured and the sender moves on, the gap is
-// declared at once, not at the end of the connection.
-func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
+// TestReassemblyAckedGapDeclaredAfterWait: when the receiver acknowledges
+// bytes not captured and the sender moves on, the hole waits
+// ReorderPackets packets for them (they may come late), then is declared
+// at once, not at the end of the connection.
+func TestReassemblyAckedGapDeclaredAfterWait(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 300)
 	isn := uint32(1000)
 	pk := func(ts time.Duration, src, dst netip.AddrPort, seq, ack uint32, flags uint8, p []byte) pcapgen.Packet {
@@ -188,12 +189,17 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 		pk(3*ms, cli, srv, isn+1, 9001, pcapgen.ACK, data[:1000]),
 		// data[1000:2000] is not in the capture, but the server has it:
 		pk(5*ms, srv, cli, 9001, isn+1+2000, pcapgen.ACK, nil),
-		pk(6*ms, cli, srv, isn+1+2000, 9001, pcapgen.ACK, data[2000:]),
+		pk(6*ms, cli, srv, isn+1+2000, 9001, pcapgen.ACK, data[2000:]), // the wait opens
+	}
+	const wait = 3
+	for i := range wait + 2 {
+		pkts = append(pkts, pk(time.Duration(7+i)*ms, srv, cli, 9001, isn+1+uint32(len(data)), pcapgen.ACK, nil))
 	}
 	col := &collector{t: t}
 	var gapAt int
 	count := 0
 	tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
+		ReorderPackets: wait,
 		NewStream: func(*FlowRecord) streamHandler {
 			return streamFuncs{OnChunk: func(c *chunk) {
 				col.Chunk(c)
@@ -208,8 +214,8 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 		pkt := Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
 		tr.Track(&pkt, nil)
 	}
-	if gapAt != len(pkts) {
-		t.Errorf("gap declared at packet %d, want %d (the sender's next segment)", gapAt, len(pkts))
+	if want := 6 + wait; gapAt != want {
+		t.Errorf("gap declared at packet %d, want %d (%d packets after the wait opened)", gapAt, want, wait)
 	}
 	if got := string(col.data[Orig]); got != string(data[:1000])+string(data[2000:]) {
 		t.Errorf("delivered %d bytes before the end of the connection, want %d", len(got), len(data)-1000)
@@ -221,9 +227,11 @@ func TestReassemblyAckedGapDeclaredEarly(t *testing.T) {
 }
 
 // TestReassemblyAckPastHoleDeclaresIt: data buffered behind a hole goes
-// to the handler when the receiver acknowledges past the hole, not when
-// the sender next sends (never, on a connection that has gone quiet); an
-// acknowledgement that covers only part of the hole declares that part.
+// to the handler once the receiver has acknowledged past the hole and the
+// wait for late bytes is over (here, with ReorderWindow, 1 ms of packet
+// time), not when the sender next sends (never, on a connection that has
+// gone quiet); an acknowledgement that covers only part of the hole
+// declares that part.
 func TestReassemblyAckPastHoleDeclaresIt(t *testing.T) {
 	data := bytes.Repeat([]byte("abcdefghij"), 400)
 	isn, sisn := uint32(5000), uint32(9000)
@@ -255,11 +263,15 @@ func TestReassemblyAckPastHoleDeclaresIt(t *testing.T) {
 				pk(5*ms, cli, srv, isn+1+3000, sisn+1, pcapgen.PSH|pcapgen.ACK, data[3000:]),
 			}
 			for i, a := range tc.acks {
-				pkts = append(pkts, pk(time.Duration(6+i)*ms, srv, cli, sisn+1, isn+1+a, pcapgen.ACK, nil))
+				// Each acknowledgement twice, 2 ms apart: the second ends
+				// the wait the first opened.
+				pkts = append(pkts, pk(time.Duration(6+4*i)*ms, srv, cli, sisn+1, isn+1+a, pcapgen.ACK, nil),
+					pk(time.Duration(8+4*i)*ms, srv, cli, sisn+1, isn+1+a, pcapgen.ACK, nil))
 			}
 			col := &collector{t: t}
 			tr := newTestTracker(flowkey.FiveTupleExtractor{}, &testConfig{
-				NewStream: func(*FlowRecord) streamHandler { return col },
+				ReorderWindow: time.Millisecond,
+				NewStream:     func(*FlowRecord) streamHandler { return col },
 			})
 			for _, p := range pkts {
 				pkt := Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}

@@ -151,6 +151,26 @@ func (h *History) add(c byte) {
 	h.w[n/lettersPerWord] |= uint64(code) << (5 * (n % lettersPerWord))
 }
 
+// insert puts letter c at position i (at most Len), moving those from i
+// on one place later; the last is dropped if the history is full.
+func (h *History) insert(i int, c byte) {
+	n := h.Len()
+	code := historyCode[c]
+	if code == 0 || i > n || i >= maxHistory {
+		return
+	}
+	var codes [maxHistory + 1]uint64
+	for k := range n {
+		codes[k] = h.code(k)
+	}
+	copy(codes[i+1:], codes[i:n])
+	codes[i] = uint64(code)
+	*h = History{}
+	for k := range min(n+1, maxHistory) {
+		h.w[k/lettersPerWord] |= codes[k] << (5 * (k % lettersPerWord))
+	}
+}
+
 // AppendTo appends the history letters to b.
 func (h *History) AppendTo(b []byte) []byte {
 	for i := range maxHistory {

@@ -19,6 +19,8 @@ type testConfig struct {
 	Overlap                                                  OverlapPolicy
 	CompareRetransmissions                                   int
 	Fragments                                                flowkey.Defragmenter
+	ReorderPackets                                           int
+	ReorderWindow                                            time.Duration
 
 	NewStream   func(rec *FlowRecord) streamHandler
 	NewDatagram func(rec *FlowRecord) datagramHandler
@@ -41,6 +43,7 @@ func newTestTracker[K Key](ext Extractor[K], tc *testConfig) *testTracker[K] {
 		UDPTimeout: c.UDPTimeout, OtherTimeout: c.OtherTimeout, MaxFlows: c.MaxFlows,
 		MaxBufferPerSide: c.MaxBufferPerSide, ReassemblyBudget: c.ReassemblyBudget, Overlap: c.Overlap,
 		CompareRetransmissions: c.CompareRetransmissions, Fragments: c.Fragments,
+		ReorderPackets: c.ReorderPackets, ReorderWindow: c.ReorderWindow,
 	})}
 	t.newStream, t.newDatagram = c.NewStream, c.NewDatagram
 	t.ended = func(r *FlowRecord) { t.ends = append(t.ends, *r) }

@@ -99,6 +99,20 @@ func newTracker[K Key](ext Extractor[K], c *Config) *tracker[K] {
 	if t.reasm.maxBuffer <= 0 {
 		t.reasm.maxBuffer = DefaultMaxBufferPerSide
 	}
+	switch {
+	case c.ReorderPackets == 0:
+		t.reasm.reorderPackets = DefaultReorderPackets
+	case c.ReorderPackets > 0:
+		t.reasm.reorderPackets = min(c.ReorderPackets, 1<<15)
+	}
+	switch {
+	case c.ReorderWindow == 0:
+		t.reasm.reorderWindow = int64(DefaultReorderWindow)
+	case c.ReorderWindow > 0:
+		t.reasm.reorderWindow = int64(c.ReorderWindow)
+	default:
+		t.reasm.reorderWindow = -1
+	}
 	if t.reasm.budget <= 0 {
 		t.reasm.budget = DefaultReassemblyBudget
 	}
@@ -327,6 +341,7 @@ func (t *tracker[K]) trackTCP(idx int32, e *entry[K], s Side, d *flowkey.Decoded
 		t.reasm.acked(c, s.Other(), ts)
 	}
 	t.reasm.segment(c, s, at, d.Payload, d.PayloadLen, ts, ack)
+	t.reasm.pace(c, ts)
 	if t.memBudget > 0 && t.memUsed > t.memBudget {
 		t.shed(idx) // what the parsers hold grew past the budget
 	}
