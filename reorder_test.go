@@ -1,6 +1,8 @@
 package flowscope_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -14,7 +16,10 @@ import (
 	"github.com/flowscope-go/flowscope/flowkey"
 	"github.com/flowscope-go/flowscope/internal/pcapgen"
 	"github.com/flowscope-go/flowscope/parsers"
+	"github.com/flowscope-go/flowscope/parsers/dnsmsg"
 	"github.com/flowscope-go/flowscope/parsers/http1"
+	"github.com/flowscope-go/flowscope/sample"
+	"github.com/flowscope-go/flowscope/source"
 )
 
 // reorderConn is a keep-alive HTTP connection of several exchanges,
@@ -67,7 +72,7 @@ func isData(f []byte) (bool, uint16) {
 	if dec.Decode(flowkey.LinkEthernet, f, &d) != nil {
 		return false, 0
 	}
-	return d.PayloadLen > 0, d.SrcPort
+	return d.Proto == flowkey.ProtoTCP && d.PayloadLen > 0, d.SrcPort
 }
 
 // moved returns pkts with the packet at i moved to j, the capture times
@@ -197,4 +202,87 @@ func TestReorderProperty(t *testing.T) {
 				got.streams[0] == want.streams[0], got.streams[1] == want.streams[1], got.http)
 		}
 	}
+}
+
+// TestReorderedRecordedCapture: the embedded capture (real curl and
+// nginx connections on loopback), each TCP data segment in turn moved 1
+// to 3 packets later: every connection's transcripts and every http
+// record are those of the capture as recorded.
+func TestReorderedRecordedCapture(t *testing.T) {
+	src, err := source.NewReader(sample.Name, bytes.NewReader(sample.Capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts []pcapgen.Packet
+	var b source.Batch
+	for src.ReadBatch(context.Background(), &b) == nil {
+		for _, p := range b.Packets {
+			pkts = append(pkts, pcapgen.Packet{TS: time.Unix(0, p.Time), Data: append([]byte(nil), p.Data...)})
+		}
+	}
+	want := reorderRunAll(t, pkts)
+	variants := 0
+	for i := range pkts {
+		if data, _ := isData(pkts[i].Data); !data {
+			continue
+		}
+		for ahead := 1; ahead <= 3 && i+ahead < len(pkts); ahead++ {
+			variants++
+			if got := reorderRunAll(t, moved(pkts, i, i+ahead)); got != want {
+				t.Errorf("segment %d moved %d later: the records differ:\n%s\nwant\n%s", i, ahead, got, want)
+			}
+		}
+	}
+	t.Logf("%d variants", variants)
+}
+
+// reorderRunAll renders what a Driver with every parser and the
+// conversation parser makes of pkts: each connection's streams and the
+// http and dns records, by uid, without times.
+func reorderRunAll(t *testing.T, pkts []pcapgen.Packet) string {
+	t.Helper()
+	d := flowscope.NewDriver(flowkey.FiveTupleExtractor{}, &flowscope.Config{Parsers: append(parsers.All(), flowscope.Session(conversation.Parser{}))})
+	var out []flowscope.Record
+	for _, p := range pkts {
+		pk := flowscope.Packet{Data: p.Data, Time: p.TS.UnixNano(), LinkType: flowkey.LinkEthernet}
+		out = d.Track(&pk, out)
+	}
+	out = d.Flush(flowscope.EndOfInput, out)
+	streams := map[string]*[2]strings.Builder{}
+	var lines []string
+	for _, rec := range out {
+		switch rec := rec.(type) {
+		case *conversation.Event:
+			if rec.Kind == conversation.Data {
+				if streams[rec.Conn.UID] == nil {
+					streams[rec.Conn.UID] = new([2]strings.Builder)
+				}
+				streams[rec.Conn.UID][rec.Side].Write(rec.Bytes)
+			}
+		case *http1.Transaction:
+			line := "http " + rec.Conn.UID
+			if q := rec.Request; q != nil {
+				line += " " + q.Method + " " + q.Target
+			}
+			if a := rec.Response; a != nil {
+				line += fmt.Sprintf(" -> %d %d", a.Status, a.BodyLen)
+			}
+			lines = append(lines, line)
+		case *dnsmsg.Transaction:
+			line := "dns " + rec.Conn.UID + " " + rec.Transport
+			for _, m := range []*dnsmsg.Message{rec.Query, rec.Response} {
+				if m != nil {
+					line += fmt.Sprintf(" %d/%v/%d", m.ID, m.Response, len(m.Answers))
+				}
+			}
+			lines = append(lines, line)
+		case *flowscope.FlowRecord:
+			lines = append(lines, fmt.Sprintf("conn %s missed %d", rec.UID(), rec.MissedBytes))
+		}
+	}
+	for uid, s := range streams {
+		lines = append(lines, fmt.Sprintf("stream %s %q %q", uid, s[0].String(), s[1].String()))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
