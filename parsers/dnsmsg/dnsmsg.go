@@ -408,7 +408,13 @@ type session struct {
 	pairing
 	out       []*Transaction // during Data
 	buf       [2][]byte
-	lost      [2]bool // framing lost to a gap on this side
+	// resync says a gap lost the side's framing: its bytes are searched
+	// for the next message start, from resyncAt in buf, with tries
+	// decodes left (see resyncAfterGap); lost, that the search gave up.
+	resync   [2]bool
+	lost     [2]bool
+	resyncAt [2]int
+	tries    [2]uint16
 	checked   bool
 	poisoned  bool
 	wellKnown bool
@@ -443,9 +449,15 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 	// the buffer: most streams are not DNS and are given up on their
 	// first bytes, which need no copy for that.
 	buf := b
-	if len(s.buf[side]) > 0 {
+	if len(s.buf[side]) > 0 || s.resync[side] {
 		s.buf[side] = append(s.buf[side], b...)
 		buf = s.buf[side]
+	}
+	if s.resync[side] {
+		var ok bool
+		if buf, ok = s.resyncAfterGap(side, buf, ts); !ok {
+			return s.out // no message start found yet
+		}
 	}
 	for len(buf) >= 2 {
 		n := int(binary.BigEndian.Uint16(buf))
@@ -479,16 +491,85 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 		buf = buf[2+n:]
 	}
 	// Keep the unparsed tail at the front of the buffer (a copy: b is
-	// borrowed).
-	s.buf[side] = append(s.buf[side][:0], buf...)
+	// borrowed). When nothing of the buffer was read it is there already:
+	// copying it onto itself at every chunk made a message sent a byte at
+	// a time cost its length squared.
+	if len(buf) != len(s.buf[side]) || len(s.buf[side]) == 0 {
+		s.buf[side] = append(s.buf[side][:0], buf...)
+	}
 	return s.out
 }
 
-// Gap loses the message framing of a side: its messages are not read
-// further (a length prefix cannot be found again reliably).
+// maxResync bounds the bytes of a side kept while its next message start
+// is searched for after a gap: the largest message and its prefix.
+const maxResync = 2 + 65535
+
+// resyncAfterGap searches buf, the side's bytes since a gap, for the
+// start of a message that can be trusted: a length prefix whose message
+// has a plausible header, decodes whole, and fits (a query from the
+// originator; from the responder, the answer to a query waiting). It
+// returns the bytes from that start, or false while none is found. Each
+// place is looked at once, so the search is linear in the bytes.
+func (s *session) resyncAfterGap(side flowscope.Side, buf []byte, ts int64) ([]byte, bool) {
+	if len(buf) > 2*maxResync {
+		// Keep the last maxResync bytes (moved once per maxResync).
+		drop := len(buf) - maxResync
+		buf = append(buf[:0], buf[drop:]...)
+		s.resyncAt[side] = max(s.resyncAt[side]-drop, 0)
+	}
+	k := s.resyncAt[side]
+	for ; k+2+12 <= len(buf); k++ {
+		n := int(binary.BigEndian.Uint16(buf[k:]))
+		if !plausibleHeader(n, buf[k+2:k+14]) || (buf[k+4]&0x80 != 0) != (side == flowscope.Resp) {
+			continue
+		}
+		if k+2+n > len(buf) {
+			break // the candidate is not whole yet: look again with more bytes
+		}
+		if s.tries[side]++; s.tries[side] > maxResyncTries {
+			// Bytes that keep looking like messages and are not: give
+			// the side up rather than decode without end.
+			s.resync[side], s.lost[side], s.buf[side] = false, true, nil
+			return nil, false
+		}
+		m, err := Decode(buf[k+2:k+2+n], ts)
+		if err != nil || m.Malformed != "" || m.Question == nil || !s.fits(side, m) {
+			continue
+		}
+		s.resync[side], s.resyncAt[side] = false, 0
+		return buf[k:], true
+	}
+	s.resyncAt[side] = k
+	s.buf[side] = buf // buf is the side's own buffer: what may still hold a start
+	return nil, false
+}
+
+// maxResyncTries bounds the candidate messages decoded in the search
+// after one gap.
+const maxResyncTries = 64
+
+// fits reports whether m can be the next message of side: a query from
+// the originator, or from the responder the answer to a query waiting.
+func (s *session) fits(side flowscope.Side, m *Message) bool {
+	if side == flowscope.Orig {
+		return !m.Response
+	}
+	for _, tx := range s.pending {
+		if tx.Query.ID == m.ID && sameQuestion(tx.Query.Question, m.Question) {
+			return true
+		}
+	}
+	return false
+}
+
+// Gap loses the message framing of a side: what follows is searched for
+// the next message start that can be trusted (resyncAfterGap), and the
+// messages read on from there.
 func (s *session) Gap(side flowscope.Side, _ uint64, _ int64, out []*Transaction) []*Transaction {
-	s.lost[side] = true
-	s.buf[side] = nil
+	if !s.lost[side] {
+		s.resync[side], s.resyncAt[side], s.tries[side] = true, 0, 0
+		s.buf[side] = s.buf[side][:0]
+	}
 	return out
 }
 

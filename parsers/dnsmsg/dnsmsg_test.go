@@ -166,3 +166,64 @@ func TestQuestionCutShort(t *testing.T) {
 		t.Errorf("the whole message is marked %q", m.Malformed)
 	}
 }
+
+// TestTCPResyncAfterGap: a gap inside a message of either side loses
+// that message, not the side: the next length prefix whose message
+// decodes and fits (a query; an answer to a waiting query) is found, and
+// the messages after it are read.
+func TestTCPResyncAfterGap(t *testing.T) {
+	framed := func(b []byte) []byte { return append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...) }
+	var qs, rs [][]byte
+	for i := range 6 {
+		q := query(uint16(100+i), "resync.test", dns.TypeA)
+		qs, rs = append(qs, framed(q)), append(rs, framed(answer(q, dns.RcodeSuccess, "192.0.2.1")))
+	}
+	for _, c := range []struct {
+		name string
+		side flowscope.Side
+	}{{"client", flowscope.Orig}, {"server", flowscope.Resp}} {
+		t.Run(c.name, func(t *testing.T) {
+			p := dnsmsg.Parser{}.NewSession(udpRec(53))
+			var out []*dnsmsg.Transaction
+			feed := func(side flowscope.Side, msgs [][]byte, i int) {
+				if side != c.side || i != 2 {
+					out = p.Data(side, msgs[i], int64(i), out)
+					return
+				}
+				// Message 2 of the side: its first 9 bytes and last 5
+				// come, the rest is a gap, and message 3 comes in the same
+				// segment as the tail, a byte at a time.
+				m := msgs[2]
+				out = p.Data(side, m[:9], 2, out)
+				out = p.Gap(side, uint64(len(m)-14), 2, out)
+				for _, b := range append(append([]byte(nil), m[len(m)-5:]...), msgs[3]...) {
+					out = p.Data(side, []byte{b}, 3, out)
+				}
+			}
+			for i := range 6 {
+				if c.side == flowscope.Orig && i == 3 {
+					continue // fed with message 2
+				}
+				feed(flowscope.Orig, qs, i)
+			}
+			for i := range 6 {
+				if c.side == flowscope.Resp && i == 3 {
+					continue
+				}
+				feed(flowscope.Resp, rs, i)
+			}
+			out = p.End(nil, out)
+			paired := map[uint16]bool{}
+			for _, tx := range out {
+				if tx.Query != nil && tx.Response != nil {
+					paired[tx.Query.ID] = true
+				}
+			}
+			for i := range 6 {
+				if want := i != 2; paired[uint16(100+i)] != want {
+					t.Errorf("query %d paired %v, want %v (%d transactions)", i, paired[uint16(100+i)], want, len(out))
+				}
+			}
+		})
+	}
+}
