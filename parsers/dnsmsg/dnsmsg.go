@@ -406,15 +406,15 @@ func (d *datagram) End(_ *flowscope.FlowRecord, out []*Transaction) []*Transacti
 // session is the DNS-over-TCP parser of one connection.
 type session struct {
 	pairing
-	out       []*Transaction // during Data
-	buf       [2][]byte
+	out []*Transaction // during Data
+	buf [2][]byte
 	// resync says a gap lost the side's framing: its bytes are searched
 	// for the next message start, from resyncAt in buf, with tries
 	// decodes left (see resyncAfterGap); lost, that the search gave up.
-	resync   [2]bool
-	lost     [2]bool
-	resyncAt [2]int
-	tries    [2]uint16
+	resync    [2]bool
+	lost      [2]bool
+	resyncAt  [2]int
+	tries     [2]uint16
 	checked   bool
 	poisoned  bool
 	wellKnown bool
