@@ -111,11 +111,16 @@ const (
 	Tunnel
 	// SmugglingCLTE: both Content-Length and Transfer-Encoding: chunked.
 	SmugglingCLTE
-	// SmugglingCLCL: several Content-Length headers that disagree.
+	// SmugglingCLCL: several Content-Length values that disagree: the
+	// framing is unrecoverable (RFC 9112 §6.3), nothing after the
+	// message is read on its side.
 	SmugglingCLCL
 	// ObsFold: a header continued on the next line (obsolete folding).
 	ObsFold
-	// BadFraming: a malformed chunk size or Content-Length.
+	// BadFraming: a malformed chunk size or Content-Length. A
+	// Content-Length that is not digits (or a list of equal ones) makes
+	// the framing unrecoverable (RFC 9112 §6.3): nothing after the
+	// message is read on its side, as a strict recipient closes.
 	BadFraming
 	// Evicted: the request was reported before its response came, as
 	// more requests waited than Parser.MaxPending (or MaxPendingBytes)
@@ -124,9 +129,20 @@ const (
 	// Truncated: more interim (1xx) responses came than MaxInterim;
 	// the later ones were counted, not kept.
 	Truncated
+	// ChunkedNotFinal: Transfer-Encoding without chunked as its final
+	// coding (RFC 9112 §6.3): a response's body then runs to the close;
+	// a request's length cannot be known, and a server closes after it.
+	ChunkedNotFinal
+	// UnknownCoding: a transfer coding not registered (RFC 9110 §18.7):
+	// not chunked, compress, deflate, gzip, x-compress or x-gzip.
+	UnknownCoding
+	// TEHTTP10: Transfer-Encoding in an HTTP/1.0 message, whose framing
+	// is then faulty (RFC 9112 §6.1): nothing after it is read.
+	TEHTTP10
 )
 
-var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing", "evicted", "truncated"}
+var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing", "evicted", "truncated",
+	"chunked_not_final", "unknown_coding", "te_http10"}
 
 // Names returns the names of the flags set, in a fixed order.
 func (f Flags) Names() []string {
@@ -158,6 +174,9 @@ type Message struct {
 	// Start and End are the capture times of the first and last bytes.
 	Start, End int64
 	Flags      Flags
+
+	te        bool // a Transfer-Encoding header came
+	badLength bool // a Content-Length that makes the framing unrecoverable
 }
 
 // Header returns the value of the first header named name (ASCII case

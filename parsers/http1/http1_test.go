@@ -104,8 +104,10 @@ func TestHTTP(t *testing.T) {
 			"GET /a example.com req0 -> 200 resp5\n"},
 		{"smuggling CL and TE", []feed{{O, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0}, {R, ok, 0}},
 			"POST /  req0 -> 200 resp5 !smuggling_cl_te\n"},
+		// RFC 9112 §6.3: lengths that disagree are unrecoverable: no body
+		// is read, and a server closes after the request.
 		{"duplicate content lengths", []feed{{O, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 0}, {R, ok, 0}},
-			"POST /  req3 -> 200 resp5 !smuggling_cl_cl\n"},
+			"POST /  req0 -> 200 resp5 !smuggling_cl_cl\n"},
 		{"obs-fold", []feed{{O, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: one\r\n two\r\n\r\n", 0}, {R, ok, 0}},
 			"GET / a req0 -> 200 resp5 !obs_fold\n"},
 	}
@@ -327,5 +329,60 @@ func TestHTTP2PriorKnowledge(t *testing.T) {
 	why, poisoned := p.(interface{ Poisoned() (string, bool) }).Poisoned()
 	if !poisoned || !strings.Contains(why, "HTTP/2") {
 		t.Errorf("poisoned %v (%q), want given up as HTTP/2", poisoned, why)
+	}
+}
+
+// TestFramingRules holds the framing to RFC 9112 where a message's
+// length is in doubt: each case names its section. What a strict
+// recipient rejects is still reported, flagged, and the bytes after it
+// are framed as that recipient would (here: not at all, it closes).
+func TestFramingRules(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+	hidden := "GET /hidden HTTP/1.1\r\nHost: h\r\n\r\n"
+	cases := []struct {
+		name, section string
+		feeds         []feed
+		want          string
+	}{
+		{"content-length with a sign", "RFC 9110 §8.6: digits only; RFC 9112 §6.3: unrecoverable",
+			[]feed{{O, "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nabcde" + hidden, 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !bad_framing\n"},
+		{"content-length list of equal values", "RFC 9112 §6.3 rule 5: taken as the one value",
+			[]feed{{O, "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nabcde", 0}, {R, ok, 0}},
+			"POST /  req5 -> 200 resp5\n"},
+		{"content-length list of different values", "RFC 9112 §6.3 rule 5: unrecoverable",
+			[]feed{{O, "POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nabcde" + hidden, 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !smuggling_cl_cl\n"},
+		{"chunked then identity", "RFC 9110 §5.3, RFC 9112 §6.3: chunked not final, a request's length unknown",
+			[]feed{{O, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n5\r\nabcde\r\n0\r\n\r\n" + hidden, 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !chunked_not_final !unknown_coding\n"},
+		{"chunked not final in a response", "RFC 9112 §6.3: read to the close",
+			[]feed{{O, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0}, {R, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 0}},
+			"GET / h req0 -> 200 resp15 !chunked_not_final\n"},
+		{"unknown coding", "RFC 9110 §18.7",
+			[]feed{{O, "POST / HTTP/1.1\r\nTransfer-Encoding: pigeons, chunked\r\n\r\n0\r\n\r\n", 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !unknown_coding\n"},
+		{"chunkedchunked", "RFC 9110 §18.7: not chunked",
+			[]feed{{O, "POST / HTTP/1.1\r\nTransfer-Encoding: chunkedchunked\r\n\r\n0\r\n\r\n" + hidden, 0}, {R, ok, 0}},
+			"POST /  req0 -> 200 resp5 !chunked_not_final !unknown_coding\n"},
+		{"transfer-encoding in HTTP/1.0", "RFC 9112 §6.1: faulty framing, closed after the message",
+			[]feed{{O, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + hidden, 0}, {R, ok, 0}},
+			"POST /  req3 -> 200 resp5 !te_http10\n"},
+		{"folded transfer-encoding", "RFC 9112 §5.2: the fold is a space, then the field is read",
+			[]feed{{O, "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0}, {R, ok, 0}},
+			"POST /  req3 -> 200 resp5 !obs_fold\n"},
+		{"folded content-length", "RFC 9112 §5.2",
+			[]feed{{O, "POST / HTTP/1.1\r\nContent-Length:\r\n 3\r\n\r\nabc", 0}, {R, ok, 0}},
+			"POST /  req3 -> 200 resp5 !obs_fold\n"},
+		{"a bad length in a response", "RFC 9112 §6.3: a client closes and discards it",
+			[]feed{{O, "GET / HTTP/1.1\r\nHost: h\r\n\r\n" + hidden, 0}, {R, "HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello" + ok, 0}},
+			"GET / h req0 -> 200 resp0 !bad_framing\nGET /hidden h req0 -> -\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := summary(run(t, c.feeds)); got != c.want {
+				t.Errorf("%s:\ngot\n%swant\n%s", c.section, got, c.want)
+			}
+		})
 	}
 }

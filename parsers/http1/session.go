@@ -22,6 +22,7 @@ const (
 	stateTunnel                  // not HTTP any more (CONNECT, Upgrade)
 	stateWaitTunnel              // a CONNECT or Upgrade request waits for its answer
 	stateDead                    // not HTTP
+	stateClosed                  // after a message a strict recipient would close on (faulty framing)
 )
 
 // maxLine bounds a chunk-size or trailer line.
@@ -35,6 +36,7 @@ type sideState struct {
 	seen      uint64 // bytes seen before the first message start
 	found     bool   // a message start was seen on this side
 	midLine   bool   // seeking, the last byte given was not a line's end
+	closing   bool   // the message in progress has faulty framing: the side closes after it
 	fresh     bool   // nothing delivered on this side yet, not even a gap
 	msg       *Message
 	req       *Request
@@ -105,7 +107,7 @@ func (s *session) Done() bool {
 		return true
 	}
 	for i := range s.side {
-		if st := s.side[i].state; st != stateTunnel && st != stateDead {
+		if st := s.side[i].state; st != stateTunnel && st != stateDead && st != stateClosed {
 			return false
 		}
 	}
@@ -174,7 +176,7 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 			st.msg.BodyLen += uint64(len(b))
 			st.msg.End = ts
 			b = nil
-		case stateTunnel, stateDead, stateWaitTunnel:
+		case stateTunnel, stateDead, stateWaitTunnel, stateClosed:
 			b = nil
 		}
 	}
@@ -535,9 +537,15 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		rt.tx = Transaction{Conn: s.conn, Depth: s.depth, Request: req}
 		s.wait(&rt.tx, len(block))
 		st.req, st.msg = req, &req.Message
+		st.closing = faulty(&req.Message, req.Version)
 		switch {
 		case req.Method == "CONNECT":
 			st.state = stateWaitTunnel
+		case req.te && !req.Chunked || !req.te && req.badLength:
+			// The length cannot be known (RFC 9112 §6.3): a server
+			// answers 400 and closes; the request ends here.
+			st.closing = true
+			s.done(side, ts)
 		case req.Chunked:
 			st.state = stateChunkSize
 		case req.ContentLength > 0:
@@ -565,6 +573,7 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	}
 	resp.Status, _ = strconv.Atoi(code)
 	st.resp, st.msg = resp, &resp.Message
+	st.closing = faulty(&resp.Message, resp.Version)
 	var req *Request
 	if len(s.pending) > 0 {
 		req = s.pending[0].Request
@@ -591,6 +600,12 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		return
 	case (req != nil && req.Method == "HEAD") || resp.Status == 204 || resp.Status == 304:
 		s.done(side, ts)
+	case resp.te && !resp.Chunked:
+		st.state = stateCloseBody // RFC 9112 §6.3: to the close
+	case !resp.te && resp.badLength:
+		// Unrecoverable (RFC 9112 §6.3): a client closes and discards it.
+		st.closing = true
+		s.done(side, ts)
 	case resp.Chunked:
 		st.state = stateChunkSize
 	case resp.ContentLength >= 0:
@@ -611,16 +626,44 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 // headers parses the header lines in text into m.
 func (s *session) headers(m *Message, text string) {
 	var te bool
-	// Continuation lines (obsolete folding) are gathered in fold and
-	// joined to the header they continue once, when it ends: joining
-	// each as it came cost a header of n lines n copies of its value.
+	// A header is taken once its value is whole: continuation lines
+	// (obsolete folding) are joined to it first, each replaced by a space
+	// (RFC 9112 §5.2), so that a folded Content-Length or
+	// Transfer-Encoding frames the message as its whole value says.
+	// Joining as they come, in fold, costs each line once.
+	var cur Header
+	have, kept := false, false // a header is in progress; it was kept (not dropped)
 	var fold []byte
-	kept := false // the last header line was kept (not dropped)
-	endFold := func() {
+	finish := func() {
+		if !have {
+			return
+		}
 		if fold != nil {
-			m.Headers[len(m.Headers)-1].Value = string(fold)
+			cur.Value = string(fold)
 			fold = nil
 		}
+		switch {
+		case equalFold(cur.Name, "Content-Length"):
+			m.contentLength(cur.Value)
+		case equalFold(cur.Name, "Transfer-Encoding"):
+			te = true
+			// Field lines of a list combine (RFC 9110 §5.3): the final
+			// coding of the last line is the message's final coding.
+			for _, c := range strings.Split(cur.Value, ",") {
+				c = strings.ToLower(strings.TrimSpace(c))
+				if c == "" {
+					continue
+				}
+				m.Chunked = c == "chunked"
+				if !knownCoding(c) {
+					m.Flags |= UnknownCoding
+				}
+			}
+		}
+		if kept {
+			m.Headers[len(m.Headers)-1].Value = cur.Value
+		}
+		have = false
 	}
 	for text != "" {
 		var l string
@@ -631,50 +674,99 @@ func (s *session) headers(m *Message, text string) {
 		}
 		if l[0] == ' ' || l[0] == '\t' {
 			m.Flags |= ObsFold
-			if kept {
+			if have {
 				if fold == nil {
-					fold = append(fold, m.Headers[len(m.Headers)-1].Value...)
+					fold = append(fold, cur.Value...)
 				}
 				fold = append(append(fold, ' '), strings.TrimSpace(l)...)
 			}
 			continue
 		}
-		endFold()
-		kept = false
+		finish()
 		colon := strings.IndexByte(l, ':')
 		if colon <= 0 {
 			continue // not a header: skipped
 		}
-		h := Header{Name: l[:colon], Value: strings.TrimSpace(l[colon+1:])}
-		switch {
-		case equalFold(h.Name, "Content-Length"):
-			n, err := strconv.ParseInt(strings.TrimSpace(h.Value), 10, 64)
-			switch {
-			case err != nil || n < 0:
-				m.Flags |= BadFraming
-			case m.ContentLength < 0:
-				m.ContentLength = n
-			case m.ContentLength != n:
-				m.Flags |= SmugglingCLCL
-			}
-		case equalFold(h.Name, "Transfer-Encoding"):
-			te = true
-			codings := strings.Split(h.Value, ",")
-			if strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked") {
-				m.Chunked = true
-			}
-		}
-		if len(m.Headers) >= s.maxHeaders {
+		cur, have = Header{Name: l[:colon], Value: strings.TrimSpace(l[colon+1:])}, true
+		if kept = len(m.Headers) < s.maxHeaders; kept {
+			m.Headers = append(m.Headers, cur)
+		} else {
 			m.DroppedHeaders++
-			continue
 		}
-		m.Headers = append(m.Headers, h)
-		kept = true
 	}
-	endFold()
+	finish()
 	if te && m.ContentLength >= 0 {
 		m.Flags |= SmugglingCLTE // chunked wins, as RFC 9112 says
 	}
+	m.te = te
+	if te && !m.Chunked {
+		m.Flags |= ChunkedNotFinal
+	}
+}
+
+// faulty flags a message whose framing RFC 9112 calls faulty: one of
+// HTTP/1.0 with Transfer-Encoding (§6.1). A strict recipient processes
+// it and closes the connection: it reports whether to.
+func faulty(m *Message, version string) bool {
+	if m.te && version == "1.0" {
+		m.Flags |= TEHTTP10
+		return true
+	}
+	return false
+}
+
+// contentLength takes a Content-Length value: digits (RFC 9110 §8.6),
+// or a list of equal ones; anything else, or values that disagree with
+// an earlier one, make the framing unrecoverable (RFC 9112 §6.3).
+func (m *Message) contentLength(v string) {
+	var n int64 = -1
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		k, ok := digits(part)
+		if !ok || n >= 0 && k != n {
+			if ok {
+				m.Flags |= SmugglingCLCL
+			} else {
+				m.Flags |= BadFraming
+			}
+			m.badLength = true
+			return
+		}
+		n = k
+	}
+	switch {
+	case m.ContentLength < 0:
+		m.ContentLength = n
+	case m.ContentLength != n:
+		m.Flags |= SmugglingCLCL
+		m.badLength = true
+	}
+}
+
+// digits reads a decimal count of at most 18 digits.
+func digits(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// knownCoding reports whether c is a registered transfer coding (RFC
+// 9110 §18.7, RFC 9112 §7).
+func knownCoding(c string) bool {
+	switch c {
+	case "chunked", "compress", "deflate", "gzip", "x-compress", "x-gzip":
+		return true
+	}
+	return false
 }
 
 // tunnel stops parsing both sides: what follows is not HTTP.
@@ -691,7 +783,10 @@ func (s *session) done(side flowscope.Side, ts int64) {
 	if st.msg != nil {
 		st.msg.End = max(st.msg.End, ts)
 	}
-	if st.state != stateTunnel {
+	switch {
+	case st.closing:
+		st.state, st.closing = stateClosed, false // nothing after it is framed
+	case st.state != stateTunnel:
 		st.state = stateSeek
 	}
 	if side == flowscope.Orig {
