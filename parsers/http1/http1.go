@@ -100,7 +100,7 @@ type Header struct {
 }
 
 // Flags mark what was odd about a message or transaction.
-type Flags uint16
+type Flags uint32
 
 const (
 	// Incomplete: part of the message is missing (a gap, a bound, or the
@@ -139,10 +139,25 @@ const (
 	// TEHTTP10: Transfer-Encoding in an HTTP/1.0 message, whose framing
 	// is then faulty (RFC 9112 §6.1): nothing after it is read.
 	TEHTTP10
+	// BareCR: a CR not followed by LF in the start line or a field; it
+	// was read as a space (RFC 9112 §2.2).
+	BareCR
+	// BareLF: a line of the head ended by LF alone, which RFC 9112 §2.2
+	// lets a recipient accept; mixed with CRLF it can hide a field from
+	// a stricter peer.
+	BareLF
+	// BadFieldName: whitespace before a field's colon, or a name that is
+	// not a token (RFC 9112 §5.1). A server rejects such a request (and
+	// reads nothing after it); in a response the name is read without
+	// the whitespace, as a proxy must.
+	BadFieldName
+	// BadStartLine: a request or status line that is not as RFC 9112 §3
+	// and §4 have it (version HTTP/d.d, one space, a three-digit status).
+	BadStartLine
 )
 
 var flagNames = [...]string{"incomplete", "tunnel", "smuggling_cl_te", "smuggling_cl_cl", "obs_fold", "bad_framing", "evicted", "truncated",
-	"chunked_not_final", "unknown_coding", "te_http10"}
+	"chunked_not_final", "unknown_coding", "te_http10", "bare_cr", "bare_lf", "bad_field_name", "bad_start_line"}
 
 // Names returns the names of the flags set, in a fixed order.
 func (f Flags) Names() []string {

@@ -37,6 +37,7 @@ type sideState struct {
 	found     bool   // a message start was seen on this side
 	midLine   bool   // seeking, the last byte given was not a line's end
 	closing   bool   // the message in progress has faulty framing: the side closes after it
+	cr        bool   // after a chunk's data, its CR was seen
 	fresh     bool   // nothing delivered on this side yet, not even a gap
 	msg       *Message
 	req       *Request
@@ -157,12 +158,17 @@ func (s *session) Data(side flowscope.Side, b []byte, ts int64, out []*Transacti
 			switch b[0] {
 			case '\r':
 				b = b[1:]
+				st.cr = true
 			case '\n':
 				b = b[1:]
-				st.state = stateChunkSize
+				if !st.cr { // a bare LF after the chunk's data (RFC 9112 §7.1)
+					st.msg.Flags |= BadFraming
+					st.closing = true
+				}
+				st.state, st.cr = stateChunkSize, false
 			default:
 				st.msg.Flags |= BadFraming
-				st.state = stateChunkSize
+				st.state, st.cr = stateChunkSize, false
 			}
 		case stateChunkSize, stateTrailers:
 			line, rest, ok := s.line(st, b)
@@ -212,6 +218,14 @@ func (s *session) line(st *sideState, b []byte) (line, rest []byte, ok bool) {
 		st.buf = st.buf[:0]
 	} else {
 		line = b[:i]
+	}
+	// Chunked framing ends its lines with CRLF, and has no other CR: the
+	// leniency RFC 9112 §2.2 allows is for the start line and fields only
+	// (§7.1). A line that breaks it is marked, and its message's side is
+	// read no further, as a strict recipient rejects it.
+	if len(line) == 0 || line[len(line)-1] != '\r' || bytes.IndexByte(line[:len(line)-1], '\r') >= 0 {
+		st.msg.Flags |= BadFraming
+		st.closing = true
 	}
 	return bytes.TrimSuffix(line, []byte("\r")), b[i+1:], true
 }
@@ -511,9 +525,10 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 	st := &s.side[side]
 	// One string for the whole head: the start line's parts and every
 	// header name and value share it.
-	first, rest, _ := strings.Cut(strings.TrimRight(string(block), "\r\n"), "\n")
-	first = strings.TrimSuffix(first, "\r")
 	m := Message{ContentLength: -1, Start: ts, End: ts}
+	head := lineEnds(&m, block)
+	first, rest, _ := strings.Cut(strings.TrimRight(head, "\r\n"), "\n")
+	first = strings.TrimSuffix(first, "\r")
 	if rest != "" {
 		m.Headers = make([]Header, 0, min(strings.Count(rest, "\n")+1, s.maxHeaders))
 	}
@@ -530,6 +545,9 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		req.Method = first[:sp1]
 		if sp2 > sp1 {
 			req.Target, req.Version = first[sp1+1:sp2], strings.TrimPrefix(first[sp2+1:], "HTTP/")
+			if !isVersion(first[sp2+1:]) || strings.ContainsAny(req.Target, " \t") {
+				req.Flags |= BadStartLine
+			}
 		} else {
 			req.Target = first[sp1+1:]
 		}
@@ -539,6 +557,11 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		st.req, st.msg = req, &req.Message
 		st.closing = faulty(&req.Message, req.Version)
 		switch {
+		case req.Flags&(BadFieldName|BadStartLine) != 0:
+			// RFC 9112 §3, §5.1: a server rejects it (400) and reads no
+			// further.
+			st.closing = true
+			s.done(side, ts)
 		case req.Method == "CONNECT":
 			st.state = stateWaitTunnel
 		case req.te && !req.Chunked || !req.te && req.badLength:
@@ -560,6 +583,9 @@ func (s *session) parseHead(side flowscope.Side, block []byte, ts int64) {
 		return
 	}
 	resp := &Response{Message: m}
+	if !isStatusLine(first) {
+		resp.Flags |= BadStartLine
+	}
 	status := strings.TrimPrefix(first, "HTTP/")
 	sp := strings.IndexByte(status, ' ')
 	if sp < 0 {
@@ -687,7 +713,17 @@ func (s *session) headers(m *Message, text string) {
 		if colon <= 0 {
 			continue // not a header: skipped
 		}
-		cur, have = Header{Name: l[:colon], Value: strings.TrimSpace(l[colon+1:])}, true
+		name := l[:colon]
+		if !isToken(name) {
+			m.Flags |= BadFieldName
+			// A proxy drops whitespace before the colon from a response
+			// (RFC 9112 §5.1); other names that are not tokens are no
+			// fields.
+			if name = strings.TrimRight(name, " \t"); !isToken(name) {
+				continue
+			}
+		}
+		cur, have = Header{Name: name, Value: strings.TrimSpace(l[colon+1:])}, true
 		if kept = len(m.Headers) < s.maxHeaders; kept {
 			m.Headers = append(m.Headers, cur)
 		} else {
@@ -702,6 +738,68 @@ func (s *session) headers(m *Message, text string) {
 	if te && !m.Chunked {
 		m.Flags |= ChunkedNotFinal
 	}
+}
+
+// lineEnds returns the head as one string, with each bare CR read as a
+// space (RFC 9112 §2.2), flagging it and any line ended by a bare LF.
+func lineEnds(m *Message, block []byte) string {
+	bareCR := false
+	for i, c := range block {
+		switch c {
+		case '\r':
+			if i+1 == len(block) || block[i+1] != '\n' {
+				bareCR = true
+			}
+		case '\n':
+			if i == 0 || block[i-1] != '\r' {
+				m.Flags |= BareLF
+			}
+		}
+	}
+	if !bareCR {
+		return string(block)
+	}
+	m.Flags |= BareCR
+	b := []byte(string(block))
+	for i, c := range b {
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// isToken reports whether s is a token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isVersion reports whether s is an HTTP-version: "HTTP/" DIGIT "."
+// DIGIT (RFC 9112 §2.3).
+func isVersion(s string) bool {
+	return len(s) == 8 && s[:5] == "HTTP/" && isDigit(s[5]) && s[6] == '.' && isDigit(s[7])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isStatusLine reports whether line is HTTP-version SP 3DIGIT, then SP
+// and a reason or nothing (RFC 9112 §4; the space before an empty
+// reason is often left out, and taken as well).
+func isStatusLine(line string) bool {
+	if len(line) < 12 || !isVersion(line[:8]) || line[8] != ' ' ||
+		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) {
+		return false
+	}
+	return len(line) == 12 || line[12] == ' '
 }
 
 // faulty flags a message whose framing RFC 9112 calls faulty: one of
