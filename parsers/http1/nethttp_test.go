@@ -90,11 +90,11 @@ func nethttpAllowed(data []byte, want []string, flags http1.Flags) string {
 	}
 	for _, w := range want {
 		method, _, _ := strings.Cut(w, " ")
-		if strings.Trim(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != "" {
+		if strings.Trim(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") != "" || len(method) > 24 {
 			// RFC 9110 allows any token; the parser finds HTTP by content
 			// on any port, and takes only methods of capitals, '-' and
-			// '_' for the start of a request.
-			return "a method not of capitals: not taken for a request"
+			// '_', of at most 24 bytes, for the start of a request.
+			return "a method not of capitals, or longer than 24 bytes: not taken for a request"
 		}
 	}
 	switch {
