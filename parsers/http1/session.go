@@ -841,9 +841,18 @@ func (m *Message) contentLength(v string) {
 	}
 }
 
-// digits reads a decimal count of at most 18 digits.
+// digits reads a decimal count: any number of digits (RFC 9110 §8.6),
+// of which at most 18 after the leading zeros.
 func digits(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
+	if s == "" {
+		return 0, false
+	}
+	if t := strings.TrimLeft(s, "0"); len(t) < len(s) {
+		if s = t; s == "" {
+			return 0, true
+		}
+	}
+	if len(s) > 18 {
 		return 0, false
 	}
 	var n int64
