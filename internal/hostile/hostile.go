@@ -258,54 +258,50 @@ func tlsStart(ck *clock, i int) *conn {
 	return c
 }
 
-// TLSRepeatedMessage is 10 TLS connections whose server, after its
-// hello, sends n*100 segments of empty ServerKeyExchange messages (4
-// bytes each, about 360 a segment).
-func TLSRepeatedMessage(n int) []pcapgen.Packet {
+// tlsConns is 10 TLS connections opened with their two hellos; each
+// then gets what server adds, and closes.
+func tlsConns(server func(c *conn)) []pcapgen.Packet {
 	ck := clock{Start}
 	var out []pcapgen.Packet
 	for i := range 10 {
 		c := tlsStart(&ck, i)
-		ske := message(12, nil)
-		seg := Records(22, []byte(strings.Repeat(string(ske), 1443/4)), 16384)
-		for range n * 10 {
-			c.send(1, seg)
-		}
+		server(c)
 		out = append(out, c.close()...)
 	}
 	return out
+}
+
+// TLSRepeatedMessage is 10 TLS connections whose server, after its
+// hello, sends n*100 segments of empty ServerKeyExchange messages (4
+// bytes each, about 360 a segment).
+func TLSRepeatedMessage(n int) []pcapgen.Packet {
+	seg := Records(22, []byte(strings.Repeat(string(message(12, nil)), 1443/4)), 16384)
+	return tlsConns(func(c *conn) {
+		for range n * 10 {
+			c.send(1, seg)
+		}
+	})
 }
 
 // TLSAlerts is 10 TLS connections whose server, after its hello, sends
 // n*10 segments full of warning alerts in records of their own (about
 // 200 a segment).
 func TLSAlerts(n int) []pcapgen.Packet {
-	ck := clock{Start}
-	var out []pcapgen.Packet
-	for i := range 10 {
-		c := tlsStart(&ck, i)
-		alert := Records(21, []byte{1, 0}, 2)
-		seg := []byte(strings.Repeat(string(alert), pcapgen.MSS/len(alert)))
+	alert := Records(21, []byte{1, 0}, 2)
+	seg := []byte(strings.Repeat(string(alert), pcapgen.MSS/len(alert)))
+	return tlsConns(func(c *conn) {
 		for range n * 10 {
 			c.send(1, seg)
 		}
-		out = append(out, c.close()...)
-	}
-	return out
+	})
 }
 
 // TLSByteRecords is 10 TLS connections whose server sends a Certificate
 // message of n*2,000 bytes (200 KB at n = 100, within the parser's 256
 // KiB bound) in records of one byte each.
 func TLSByteRecords(n int) []pcapgen.Packet {
-	ck := clock{Start}
-	var out []pcapgen.Packet
-	for i := range 10 {
-		c := tlsStart(&ck, i)
-		c.send(1, Records(22, message(11, make([]byte, n*2000)), 1))
-		out = append(out, c.close()...)
-	}
-	return out
+	recs := Records(22, message(11, make([]byte, n*2000)), 1)
+	return tlsConns(func(c *conn) { c.send(1, recs) })
 }
 
 // TLSPartialHandshakes is n*6 TLS connections (600 at n = 100) whose
