@@ -108,6 +108,20 @@ func AppendField(b []byte, name, value string) []byte {
 	return AppendString(b, value)
 }
 
+// AppendStrings appends ,"name":[...] with the strings of vs.
+func AppendStrings(b []byte, name string, vs []string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":[`...)
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, v)
+	}
+	return append(b, ']')
+}
+
 // AppendBool appends `,"name":` and v.
 func AppendBool(b []byte, name string, v bool) []byte {
 	b = append(b, `,"`...)

@@ -41,14 +41,7 @@ func (h *Handshake) AppendZeekJSON(b []byte) []byte {
 	}
 	if ch := h.Client; ch != nil {
 		if len(ch.ALPN) > 0 {
-			b = append(b, `,"client_alpn":[`...)
-			for i, a := range ch.ALPN {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = zeekjson.AppendString(b, a)
-			}
-			b = append(b, ']')
+			b = zeekjson.AppendStrings(b, "client_alpn", ch.ALPN)
 		}
 		b = append(b, `,"client_versions":[`...)
 		first := true
@@ -80,14 +73,7 @@ func (h *Handshake) AppendZeekJSON(b []byte) []byte {
 		b = append(b, '"')
 	}
 	if len(h.Truncated) > 0 {
-		b = append(b, `,"truncated":[`...)
-		for i, t := range h.Truncated {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = zeekjson.AppendString(b, t)
-		}
-		b = append(b, ']')
+		b = zeekjson.AppendStrings(b, "truncated", h.Truncated)
 	}
 	return append(b, '}')
 }
